@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Organisations, users with their role, API tokens."""
+
+    name = "accounts"

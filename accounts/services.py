@@ -1,0 +1,102 @@
+"""Writes of accounts: organisations, members, API tokens."""
+
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ApiToken, Membership, Organisation, User
+from accounts.roles import ROLES_BY_KIND, Role, TokenScope
+from common.errors import Conflict, DomainError
+
+
+@transaction.atomic
+def organisation_create(*, name: str, kind: str, slug: str = "") -> Organisation:
+    """Create an organisation (owner, ISP or contractor)."""
+    if kind not in ROLES_BY_KIND:
+        raise DomainError(f"unknown organisation kind {kind!r}", field="kind")
+    slug = slug or slugify(name)
+    if (
+        Organisation.objects.filter(name=name).exists()
+        or Organisation.objects.filter(slug=slug).exists()
+    ):
+        raise Conflict(f"an organisation named {name!r} already exists", field="name")
+    return Organisation.objects.create(name=name, slug=slug, kind=kind)
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    organisation: Organisation,
+    role: str,
+    password: str | None = None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """Create a user with their membership; the role must fit the organisation's kind."""
+    if role not in Role.values:
+        raise DomainError(f"unknown role {role!r}", field="role")
+    if role not in ROLES_BY_KIND[organisation.kind]:
+        raise DomainError(
+            f"a {Role(role).label} cannot belong to a {organisation.get_kind_display()} "
+            f"({organisation.name})",
+            field="role",
+        )
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"the username {username!r} is taken", field="username")
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_staff=role == Role.OPERATOR_ADMIN,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    Membership.objects.create(user=user, organisation=organisation, role=role)
+    return user
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Issue a token acting as `user`; returns the token and its secret (shown once)."""
+    unknown = sorted(set(scopes) - set(TokenScope.values))
+    if unknown:
+        raise DomainError(f"unknown scopes: {', '.join(unknown)}", field="scopes")
+    organisation = user.organisation
+    if organisation is None:
+        raise DomainError(f"{user} belongs to no organisation", field="user")
+    key = "oanm_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        organisation=organisation,
+        user=user,
+        name=name,
+        prefix=key[:12],
+        key_hash=ApiToken.hash_key(key),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke a token at once; it can never be used again."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "updated_at"])
+    return token

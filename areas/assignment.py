@@ -1,0 +1,73 @@
+"""The address→area link, kept right by one set-based UPDATE (never a Python loop).
+
+An address belongs to the active area that contains it (boundary included); where active
+areas overlap, to the oldest one (lowest id), so the answer is deterministic. Addresses
+outside every active area get no area. Only rows whose link changes are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+from areas.models import Area
+from gis_core.models import Address
+
+_ASSIGN_SQL = """
+UPDATE {address} AS target
+SET area_id = pick.area_id
+FROM (
+    SELECT candidate.id,
+           (SELECT area.id FROM {area} AS area
+             WHERE area.is_active AND ST_Intersects(area.boundary, candidate.location)
+             ORDER BY area.id LIMIT 1) AS area_id
+      FROM {address} AS candidate
+     {where}
+) AS pick
+WHERE target.id = pick.id AND target.area_id IS DISTINCT FROM pick.area_id
+"""
+
+
+def _run(where: str, params: Sequence) -> int:
+    sql = _ASSIGN_SQL.format(address=Address._meta.db_table, area=Area._meta.db_table, where=where)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def assign_all_addresses() -> int:
+    """Re-derive the area of every address; returns how many links changed."""
+    return _run("", [])
+
+
+def assign_addresses(address_ids: Sequence[int]) -> int:
+    """Re-derive the area of the given addresses (after they were created or moved)."""
+    if not address_ids:
+        return 0
+    return _run("WHERE candidate.id = ANY(%s)", [list(address_ids)])
+
+
+def assign_imported_addresses(import_id: str) -> int:
+    """Re-derive the area of the addresses a bulk import created or changed."""
+    return _run("WHERE candidate.last_import_id = %s", [import_id])
+
+
+def assign_addresses_near_areas(area_ids: Sequence[int]) -> int:
+    """Re-derive the area of every address linked to, or lying inside, the given areas.
+
+    Used when areas are created, reshaped, split or retired: only the addresses those
+    boundaries (old or new) can affect are looked at.
+    """
+    if not area_ids:
+        return 0
+    where = f"""
+     WHERE candidate.id IN (
+         SELECT linked.id FROM {Address._meta.db_table} AS linked WHERE linked.area_id = ANY(%s)
+         UNION
+         SELECT inside.id FROM {Address._meta.db_table} AS inside
+           JOIN {Area._meta.db_table} AS changed
+             ON changed.id = ANY(%s) AND ST_Intersects(changed.boundary, inside.location)
+     )"""
+    ids = list(area_ids)
+    return _run(where, [ids, ids])

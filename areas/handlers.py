@@ -1,0 +1,23 @@
+"""The areas app's reactions to gis_core's events: keep the address→area link right."""
+
+from areas import assignment
+from common.events import IN_TRANSACTION, Event, subscribe
+from gis_core.events import ADDRESS_CREATED, ADDRESS_MOVED, ADDRESSES_IMPORTED
+
+
+@subscribe(ADDRESS_CREATED, kind=IN_TRANSACTION, name="areas.assign_created_address")
+def assign_created_address(event: Event) -> None:
+    """A new address joins the area that contains it."""
+    assignment.assign_addresses([event.payload["address_id"]])
+
+
+@subscribe(ADDRESS_MOVED, kind=IN_TRANSACTION, name="areas.assign_moved_address")
+def assign_moved_address(event: Event) -> None:
+    """A moved address follows its new location into (or out of) an area."""
+    assignment.assign_addresses([event.payload["address_id"]])
+
+
+@subscribe(ADDRESSES_IMPORTED, kind=IN_TRANSACTION, name="areas.assign_imported_addresses")
+def assign_imported_addresses(event: Event) -> None:
+    """Every address a bulk import created or moved gets its area in one statement."""
+    assignment.assign_imported_addresses(event.payload["import_id"])

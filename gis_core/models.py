@@ -1,0 +1,128 @@
+"""The address: one service location where fibre can be connected, and what hangs off it."""
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models.expressions import RawSQL
+
+from common.models import TimeStampedModel
+from gis_core.lifecycle import AddressStatus, PremisesType
+
+# Both generated in the database, so bulk SQL imports and ORM saves agree to the letter.
+HOUSE_NUMBER_NORMALISED_SQL = "lower(regexp_replace(house_number, '[[:space:]]+', '', 'g'))"
+LABEL_SQL = (
+    "street"
+    " || CASE WHEN house_number <> '' THEN ' ' || house_number ELSE '' END"
+    " || CASE WHEN unit <> '' THEN ', ' || unit ELSE '' END"
+    " || CASE WHEN postcode <> '' OR city <> ''"
+    "    THEN ', ' || btrim(postcode || ' ' || city) ELSE '' END"
+)
+
+
+class Address(TimeStampedModel):
+    """A service location: a home, a flat in an MDU or a business where fibre can be connected."""
+
+    location = models.PointField(srid=4326, spatial_index=True)
+    street = models.CharField(max_length=200)
+    house_number = models.CharField(
+        max_length=30, blank=True, help_text='As given: "12a", "1-15", "1 B".'
+    )
+    house_number_normalised = models.GeneratedField(
+        expression=RawSQL(HOUSE_NUMBER_NORMALISED_SQL, ()),
+        output_field=models.CharField(max_length=30),
+        db_persist=True,
+    )
+    unit = models.CharField(max_length=60, blank=True, help_text="Flat or unit inside a building.")
+    postcode = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+    label = models.GeneratedField(
+        expression=RawSQL(LABEL_SQL, ()),
+        output_field=models.CharField(max_length=400),
+        db_persist=True,
+    )
+    premises_type = models.CharField(
+        max_length=20, choices=PremisesType.choices, default=PremisesType.SINGLE_FAMILY
+    )
+    units = models.PositiveIntegerField(
+        default=1, help_text="Homes at this address: more than one for a whole MDU."
+    )
+    status = models.CharField(
+        max_length=30, choices=AddressStatus.choices, default=AddressStatus.PLANNED, editable=False
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The containing planning area; kept right by set-based SQL (areas.assignment), never by hand.
+    # A lazy reference: gis_core never imports areas (ARCHITECTURE.md layers).
+    area = models.ForeignKey(
+        "areas.Area",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="addresses",
+        editable=False,
+    )
+    attributes = models.JSONField(default=dict, blank=True, help_text="Properties from a GIS.")
+    last_import_id = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The import run that last changed it."
+    )
+
+    class Meta:
+        verbose_name_plural = "addresses"
+        ordering = ["street", "house_number_normalised", "unit"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=AddressStatus.values), name="address_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(premises_type__in=PremisesType.values),
+                name="address_premises_type_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(units__gte=1), name="address_units_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["postcode", "street"], name="address_postcode_street"),
+            models.Index(fields=["status"], name="address_status"),
+            models.Index(fields=["last_import_id"], name="address_last_import"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.street} {self.house_number}".strip()
+
+
+class ExternalReference(models.Model):
+    """The id another system (IQGeo, VETRO, OSM, …) knows an address by; unique per system."""
+
+    address = models.ForeignKey(Address, on_delete=models.CASCADE, related_name="external_refs")
+    system = models.SlugField(max_length=40)
+    external_id = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["system", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "external_id"], name="external_ref_unique"),
+            models.UniqueConstraint(
+                fields=["address", "system"], name="external_ref_one_per_system"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}:{self.external_id}"
+
+
+class AddressStatusChange(models.Model):
+    """History of an address's lifecycle: who moved it, when, from what to what, and why."""
+
+    address = models.ForeignKey(Address, on_delete=models.CASCADE, related_name="status_history")
+    from_status = models.CharField(max_length=30, choices=AddressStatus.choices)
+    to_status = models.CharField(max_length=30, choices=AddressStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["address", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.address_id}: {self.from_status} → {self.to_status}"

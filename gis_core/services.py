@@ -1,0 +1,212 @@
+"""Writes of gis_core: creating and moving addresses, and the address lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.gis.geos import Point
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from common.errors import Conflict, DomainError
+from common.events import publish
+from gis_core.events import (
+    ADDRESS_CREATED,
+    ADDRESS_MOVED,
+    ADDRESS_STATUS_CHANGED,
+    AddressCreated,
+    AddressMoved,
+    AddressStatusChanged,
+)
+from gis_core.geometry import parse_point
+from gis_core.lifecycle import ADDRESS_TRANSITIONS, AddressStatus, PremisesType
+from gis_core.models import Address, AddressStatusChange, ExternalReference
+
+EDITABLE_FIELDS = ("street", "house_number", "unit", "postcode", "city", "country", "attributes")
+
+
+def _validate_fields(*, street: str, premises_type: str, units: int, country: str) -> None:
+    if not street or not street.strip():
+        raise DomainError("an address needs a street", field="street")
+    if premises_type not in PremisesType.values:
+        raise DomainError(
+            f"unknown premises type {premises_type!r} (one of {', '.join(PremisesType.values)})",
+            field="premises_type",
+        )
+    if units < 1:
+        raise DomainError("an address has at least one unit", field="units")
+    if premises_type == PremisesType.SINGLE_FAMILY and units != 1:
+        raise DomainError("a single-family home has exactly one unit", field="units")
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise DomainError(
+            f"country must be a two-letter ISO code, not {country!r}", field="country"
+        )
+
+
+@transaction.atomic
+def address_create(
+    *,
+    location: Any,
+    street: str,
+    house_number: str = "",
+    unit: str = "",
+    postcode: str = "",
+    city: str = "",
+    country: str = "",
+    premises_type: str = PremisesType.SINGLE_FAMILY,
+    units: int = 1,
+    attributes: dict | None = None,
+    external_refs: dict[str, str] | None = None,
+    crs: Any = None,
+) -> Address:
+    """Create an address at a location (any geometry input; its CRS honoured)."""
+    point = parse_point(location, crs=crs)
+    _validate_fields(street=street, premises_type=premises_type, units=units, country=country)
+    for system, external_id in (external_refs or {}).items():
+        if ExternalReference.objects.filter(system=system, external_id=external_id).exists():
+            raise Conflict(
+                f"{system}:{external_id} already names another address", field="external_refs"
+            )
+    address = Address.objects.create(
+        location=point,
+        street=street.strip(),
+        house_number=house_number.strip(),
+        unit=unit.strip(),
+        postcode=postcode.strip(),
+        city=city.strip(),
+        country=country.upper(),
+        premises_type=premises_type,
+        units=units,
+        attributes=attributes or {},
+    )
+    ExternalReference.objects.bulk_create(
+        ExternalReference(address=address, system=system, external_id=external_id)
+        for system, external_id in (external_refs or {}).items()
+    )
+    publish(ADDRESS_CREATED, AddressCreated(address_id=address.pk))
+    address.refresh_from_db()
+    return address
+
+
+@transaction.atomic
+def address_update(*, address: Address, **changes: Any) -> Address:
+    """Change an address's fields; a new `location` moves it (and its area link follows)."""
+    unknown = set(changes) - {*EDITABLE_FIELDS, "location", "crs", "premises_type", "units"}
+    if unknown:
+        raise DomainError(f"cannot change {', '.join(sorted(unknown))} of an address")
+    address = Address.objects.select_for_update().get(pk=address.pk)
+    crs = changes.pop("crs", None)
+    new_location: Point | None = None
+    if "location" in changes:
+        new_location = parse_point(changes.pop("location"), crs=crs)
+    for field, value in changes.items():
+        setattr(address, field, value.strip() if isinstance(value, str) else value)
+    address.country = address.country.upper()
+    _validate_fields(
+        street=address.street,
+        premises_type=address.premises_type,
+        units=address.units,
+        country=address.country,
+    )
+    old_location = address.location
+    moved = new_location is not None and not new_location.equals_exact(old_location, 1e-9)
+    if moved:
+        address.location = new_location
+    address.save()
+    if moved:
+        publish(
+            ADDRESS_MOVED,
+            AddressMoved(
+                address_id=address.pk,
+                old_location=list(old_location.coords),
+                new_location=list(new_location.coords),
+            ),
+        )
+    address.refresh_from_db()
+    return address
+
+
+def _transition(*, address: Address, to: str, actor: User | None, reason: str) -> Address:
+    """The one place an address's status is assigned: lock, check, set, history, event."""
+    address = Address.objects.select_for_update().get(pk=address.pk)
+    source = address.status
+    ADDRESS_TRANSITIONS.check(source, to)
+    now = timezone.now()
+    address.status = to
+    address.status_changed_at = now
+    address.save(update_fields=["status", "status_changed_at", "updated_at"])
+    AddressStatusChange.objects.create(
+        address=address,
+        from_status=source,
+        to_status=to,
+        actor=actor,
+        reason=reason,
+        changed_at=now,
+    )
+    publish(
+        ADDRESS_STATUS_CHANGED,
+        AddressStatusChanged(
+            address_id=address.pk,
+            from_status=source,
+            to_status=to,
+            area_id=address.area_id,
+            actor_id=actor.pk if actor else None,
+            reason=reason,
+        ),
+    )
+    return address
+
+
+@transaction.atomic
+def address_await_deployment(
+    *, address: Address, actor: User | None = None, reason: str = ""
+) -> Address:
+    """An order (signup) puts the address in the build queue."""
+    return _transition(
+        address=address, to=AddressStatus.AWAITING_DEPLOYMENT, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def address_return_to_planned(
+    *, address: Address, actor: User | None = None, reason: str = ""
+) -> Address:
+    """The last order was withdrawn before deployment: the address is only planned again."""
+    return _transition(address=address, to=AddressStatus.PLANNED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def address_start_deployment(
+    *, address: Address, actor: User | None = None, reason: str = ""
+) -> Address:
+    """Construction of the drop has been scheduled for this address."""
+    return _transition(address=address, to=AddressStatus.IN_DEPLOYMENT, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def address_stop_deployment(
+    *, address: Address, actor: User | None = None, reason: str = ""
+) -> Address:
+    """A deployment was called off before the drop was in: back to the queue."""
+    return _transition(
+        address=address, to=AddressStatus.AWAITING_DEPLOYMENT, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def address_connect(*, address: Address, actor: User | None = None, reason: str = "") -> Address:
+    """Physical completion: drop and ONT are in, the address can be activated by an ISP."""
+    return _transition(address=address, to=AddressStatus.CONNECTED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def address_activate(*, address: Address, actor: User | None = None, reason: str = "") -> Address:
+    """Logical activation: an ISP's service is live at the address."""
+    return _transition(address=address, to=AddressStatus.ACTIVATED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def address_deactivate(*, address: Address, actor: User | None = None, reason: str = "") -> Address:
+    """The address's last service ended: it is connected but carries no service."""
+    return _transition(address=address, to=AddressStatus.CONNECTED, actor=actor, reason=reason)

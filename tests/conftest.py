@@ -1,0 +1,40 @@
+"""Shared fixtures: real PostGIS (pytest-django's test database) and real Redis."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_DATA = REPO / "data" / "berlin-wedding"
+
+
+@pytest.fixture
+def owner(db):
+    from accounts.roles import OrganisationKind
+    from accounts.services import organisation_create
+
+    return organisation_create(name="Wedding Fibre Netz", kind=OrganisationKind.OWNER)
+
+
+@pytest.fixture
+def planner(owner):
+    from accounts.roles import Role
+    from accounts.services import user_create
+
+    return user_create(
+        username="planner", organisation=owner, role=Role.PLANNER, password="x-pass-123"
+    )
+
+
+@pytest.fixture
+def admin_user(owner):
+    from accounts.models import User
+    from accounts.roles import Role
+    from accounts.services import user_create
+
+    user = user_create(
+        username="admin", organisation=owner, role=Role.OPERATOR_ADMIN, password="admin-pass-123"
+    )
+    User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
+    user.refresh_from_db()
+    return user
