@@ -36,8 +36,12 @@ def user_create(
     email: str = "",
     first_name: str = "",
     last_name: str = "",
+    is_superuser: bool = False,
 ) -> User:
-    """Create a user with their membership; the role must fit the organisation's kind."""
+    """Create a user with their membership; the role must fit the organisation's kind.
+
+    Only an operator admin can be a superuser (every permission, the whole admin site).
+    """
     if role not in Role.values:
         raise DomainError(f"unknown role {role!r}", field="role")
     if role not in ROLES_BY_KIND[organisation.kind]:
@@ -46,6 +50,8 @@ def user_create(
             f"({organisation.name})",
             field="role",
         )
+    if is_superuser and role != Role.OPERATOR_ADMIN:
+        raise DomainError("only an operator admin can be a superuser", field="is_superuser")
     if User.objects.filter(username=username).exists():
         raise Conflict(f"the username {username!r} is taken", field="username")
     user = User(
@@ -54,6 +60,7 @@ def user_create(
         first_name=first_name,
         last_name=last_name,
         is_staff=role == Role.OPERATOR_ADMIN,
+        is_superuser=is_superuser,
     )
     if password:
         user.set_password(password)

@@ -26,7 +26,8 @@ from gis_core.models import Address, AddressStatusChange, ExternalReference
 EDITABLE_FIELDS = ("street", "house_number", "unit", "postcode", "city", "country", "attributes")
 
 
-def _validate_fields(*, street: str, premises_type: str, units: int, country: str) -> None:
+def address_validate_fields(*, street: str, premises_type: str, units: int, country: str) -> None:
+    """Raise `DomainError` (naming the field) when address fields cannot be stored."""
     if not street or not street.strip():
         raise DomainError("an address needs a street", field="street")
     if premises_type not in PremisesType.values:
@@ -62,7 +63,9 @@ def address_create(
 ) -> Address:
     """Create an address at a location (any geometry input; its CRS honoured)."""
     point = parse_point(location, crs=crs)
-    _validate_fields(street=street, premises_type=premises_type, units=units, country=country)
+    address_validate_fields(
+        street=street, premises_type=premises_type, units=units, country=country
+    )
     for system, external_id in (external_refs or {}).items():
         if ExternalReference.objects.filter(system=system, external_id=external_id).exists():
             raise Conflict(
@@ -103,7 +106,7 @@ def address_update(*, address: Address, **changes: Any) -> Address:
     for field, value in changes.items():
         setattr(address, field, value.strip() if isinstance(value, str) else value)
     address.country = address.country.upper()
-    _validate_fields(
+    address_validate_fields(
         street=address.street,
         premises_type=address.premises_type,
         units=address.units,

@@ -28,13 +28,13 @@ def planner(owner):
 
 @pytest.fixture
 def admin_user(owner):
-    from accounts.models import User
     from accounts.roles import Role
     from accounts.services import user_create
 
-    user = user_create(
-        username="admin", organisation=owner, role=Role.OPERATOR_ADMIN, password="admin-pass-123"
+    return user_create(
+        username="admin",
+        organisation=owner,
+        role=Role.OPERATOR_ADMIN,
+        password="admin-pass-123",
+        is_superuser=True,
     )
-    User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
-    user.refresh_from_db()
-    return user

@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         decimal_places=4,
                         default=Decimal("0.4000"),
-                        help_text="Share of homes that must sign up before building (0–1), fixed before canvassing.",
+                        help_text="Share of homes that must sign up before building (0–1), fixed early.",
                         max_digits=5,
                     ),
                 ),
