@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make run`: set up, load the demo town, start a Celery worker (with beat) in the
+# background and gunicorn in the foreground. Ctrl-C stops both.
+#
+#   HOST, PORT           where gunicorn listens (default 127.0.0.1:8000)
+#   WEB_CONCURRENCY      gunicorn worker processes (default 2)
+#   OANM_SKIP_DEMO=1     do not run `manage.py demo_load`
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+
+"$REPO/scripts/setup.sh"
+load_env
+cd "$REPO"
+
+if [[ "${OANM_SKIP_DEMO:-0}" == 1 ]]; then
+    step "Demo town: skipped (OANM_SKIP_DEMO=1)"
+else
+    step "Demo town (manage.py demo_load)"
+    "$PY" manage.py demo_load
+fi
+
+step "Celery worker with beat"
+WORKER_PID_FILE="$RUN_DIR/celery-worker.pid"
+WORKER_LOG="$LOG_DIR/celery.log"
+stop_pidfile "$WORKER_PID_FILE" celery "the worker of an earlier run"
+"$VENV/bin/celery" -A config worker -B --loglevel=info \
+    --schedule "$LOCAL/celerybeat-schedule" --pidfile "$WORKER_PID_FILE" \
+    >>"$WORKER_LOG" 2>&1 </dev/null &
+WORKER_PID=$!
+
+stop_worker() {
+    trap - EXIT INT TERM
+    if kill -0 "$WORKER_PID" 2>/dev/null; then
+        echo
+        step "Stopping the Celery worker"
+        kill -TERM "$WORKER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$WORKER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$WORKER_PID" 2>/dev/null || true
+        ok "worker stopped"
+    fi
+    rm -f "$WORKER_PID_FILE"
+}
+trap stop_worker EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+sleep 1
+kill -0 "$WORKER_PID" 2>/dev/null \
+    || die "the Celery worker exited at once; the end of .local/log/celery.log:" \
+        "$(tail -n 15 "$WORKER_LOG")"
+ok "worker running (pid $WORKER_PID), log in .local/log/celery.log"
+
+step "Web server (gunicorn)"
+echo
+echo "    ${_bold}oanm is running at http://$HOST:$PORT/ — admin at /admin/${_reset}"
+case "$HOST" in
+    127.0.0.1 | localhost | ::1) ;;
+    *)
+        [[ -n "${ALLOWED_HOSTS:-}" ]] \
+            || note "HOST=$HOST: set ALLOWED_HOSTS to the names clients use (default 127.0.0.1,localhost)"
+        ;;
+esac
+echo "    (Ctrl-C stops the web server and the worker)"
+echo
+
+# Not exec: the trap must outlive gunicorn to stop the worker.
+"$VENV/bin/gunicorn" config.wsgi:application \
+    --bind "$HOST:$PORT" \
+    --workers "${WEB_CONCURRENCY:-2}" \
+    --pid "$RUN_DIR/gunicorn.pid" \
+    --access-logfile - \
+    --graceful-timeout 5
