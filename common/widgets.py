@@ -18,6 +18,7 @@ class OfflineMapWidget(OSMWidget):
     default_zoom = 14
 
     class Media:
+        extend = False  # drop the parent's CDN links
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")
 
