@@ -75,5 +75,6 @@ echo
     --bind "$HOST:$PORT" \
     --workers "${WEB_CONCURRENCY:-2}" \
     --pid "$RUN_DIR/gunicorn.pid" \
+    --no-control-socket \
     --access-logfile - \
     --graceful-timeout 5
