@@ -108,7 +108,7 @@ pg_bindir() {
 # to run as root), directly otherwise.
 as_pg() {
     if is_root; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@") # from /: our directory may be closed to postgres
     else
         "$@"
     fi
