@@ -273,7 +273,12 @@ while True:
 print("    ✓ REDIS_URL answers")
 PY
 elif redis_answers "$OANM_REDIS_PORT"; then
-    ok "Redis already running on 127.0.0.1:$OANM_REDIS_PORT"
+    if redis_is_ours "$OANM_REDIS_PORT"; then
+        ok "Redis already running on 127.0.0.1:$OANM_REDIS_PORT"
+    else
+        note "a Redis this checkout did not start answers on 127.0.0.1:$OANM_REDIS_PORT: using it"
+        note "(another OANM_REDIS_PORT gives this checkout its own)"
+    fi
 else
     redis-server --daemonize yes --bind 127.0.0.1 --port "$OANM_REDIS_PORT" --save "" \
         --appendonly no --dir "$LOCAL" --logfile "$LOG_DIR/redis.log" \
