@@ -63,7 +63,7 @@ def outbox_deliver_one() -> OutboxMessage | None:
     with transaction.atomic():
         message = (
             _due_messages()
-            
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("event")
             .first()
         )
