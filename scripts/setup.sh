@@ -10,6 +10,8 @@
 #   6. migrate and collectstatic
 #
 # Usage: scripts/setup.sh [--with-browser] [--python-only]
+#   --with-browser  also Chromium and chromedriver (for the browser tests)
+#   --python-only   only steps 1-2 for Python itself (what make lint/format need)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,7 +23,7 @@ for arg in "$@"; do
         --with-browser) WITH_BROWSER=1 ;;
         --python-only) PYTHON_ONLY=1 ;;
         -h | --help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
             ;;
         *) die "unknown option: $arg" "usage: scripts/setup.sh [--with-browser] [--python-only]" ;;
@@ -52,7 +54,9 @@ if ! command -v python3 >/dev/null 2>&1; then
 elif [[ ! -x "$PY" ]] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     need python3-venv
 fi
-command -v ogr2ogr >/dev/null 2>&1 || need gdal-bin libgdal-dev
+if [[ $PYTHON_ONLY -eq 0 ]]; then
+    command -v ogr2ogr >/dev/null 2>&1 || need gdal-bin libgdal-dev
+fi
 
 if [[ $USE_LOCAL_PG -eq 1 && -z "$(pg_bindir "$PGDATA")" ]]; then
     if [[ -s "$PGDATA/PG_VERSION" ]]; then
