@@ -32,7 +32,7 @@ def _take_rate(value: Any) -> Decimal:
         raise DomainError(
             f"target take rate {value!r} is not a number", field="target_take_rate"
         ) from exc
-    if not Decimal(0) <= rate <= Decimal(1):
+    if not rate.is_finite() or not Decimal(0) <= rate <= Decimal(1):  # NaN cannot be compared
         raise DomainError(
             f"target take rate must be between 0 and 1 (e.g. 0.4 for 40%), not {value}",
             field="target_take_rate",
