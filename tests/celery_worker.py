@@ -162,7 +162,7 @@ def _forget_queue(queue: str, broker_url: str) -> None:
     import redis
 
     client = redis.Redis.from_url(broker_url)
-    client.delete(queue, f"_kombu.binding.{queue}")
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     client.close()
 
 
