@@ -12,17 +12,23 @@ from accounts.roles import ROLES_BY_KIND, Role, TokenScope
 from common.errors import Conflict, DomainError
 
 
+def _article(noun: str) -> str:
+    """ "an ISP user", "a planner": the indefinite article as it is spoken."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' or noun.startswith('ISP') else 'a'} {noun}"
+
+
 @transaction.atomic
 def organisation_create(*, name: str, kind: str, slug: str = "") -> Organisation:
     """Create an organisation (owner, ISP or contractor)."""
     if kind not in ROLES_BY_KIND:
         raise DomainError(f"unknown organisation kind {kind!r}", field="kind")
     slug = slug or slugify(name)
-    if (
-        Organisation.objects.filter(name=name).exists()
-        or Organisation.objects.filter(slug=slug).exists()
-    ):
+    if Organisation.objects.filter(name=name).exists():
         raise Conflict(f"an organisation named {name!r} already exists", field="name")
+    if Organisation.objects.filter(slug=slug).exists():
+        raise Conflict(
+            f"the short name {slug!r} is already used by another organisation", field="slug"
+        )
     return Organisation.objects.create(name=name, slug=slug, kind=kind)
 
 
@@ -46,8 +52,8 @@ def user_create(
         raise DomainError(f"unknown role {role!r}", field="role")
     if role not in ROLES_BY_KIND[organisation.kind]:
         raise DomainError(
-            f"a {Role(role).label} cannot belong to a {organisation.get_kind_display()} "
-            f"({organisation.name})",
+            f"{_article(Role(role).label)} cannot belong to "
+            f"{_article(organisation.get_kind_display())} ({organisation.name})",
             field="role",
         )
     if is_superuser and role != Role.OPERATOR_ADMIN:
@@ -83,6 +89,10 @@ def api_token_create(
     unknown = sorted(set(scopes) - set(TokenScope.values))
     if unknown:
         raise DomainError(f"unknown scopes: {', '.join(unknown)}", field="scopes")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError(
+            "the expiry date of a new token must be in the future", field="expires_at"
+        )
     organisation = user.organisation
     if organisation is None:
         raise DomainError(f"{user} belongs to no organisation", field="user")

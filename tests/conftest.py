@@ -1,5 +1,6 @@
 """Shared fixtures: real PostGIS (pytest-django's test database) and real Redis."""
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,14 @@ def admin_user(owner):
         password="admin-pass-123",
         is_superuser=True,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forget_unconsumed_drains():
+    """Committed events queue outbox drains that no worker of the suite consumes: drop them."""
+    yield
+    import redis
+    from django.conf import settings
+
+    with contextlib.suppress(redis.RedisError):
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")

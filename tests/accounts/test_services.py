@@ -39,9 +39,13 @@ def test_organisation_create_refuses_a_duplicate_name(db):
 def test_organisation_create_refuses_a_name_with_a_taken_slug(db):
     OrganisationFactory(name="Kiez Net")
 
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as raised:
         organisation_create(name="kiez net", kind=OrganisationKind.ISP)
 
+    assert raised.value.message == (
+        "the short name 'kiez-net' is already used by another organisation"
+    )
+    assert raised.value.field == "slug"
     assert list(Organisation.objects.values_list("name", flat=True)) == ["Kiez Net"]
 
 
@@ -108,12 +112,12 @@ def test_only_an_operator_admin_may_be_a_superuser(db):
         (
             OrganisationKind.OWNER,
             Role.ISP_USER,
-            "a ISP user cannot belong to a network owner (Somebody)",
+            "an ISP user cannot belong to a network owner (Somebody)",
         ),
         (
             OrganisationKind.ISP,
             Role.PLANNER,
-            "a planner cannot belong to a ISP (service provider) (Somebody)",
+            "a planner cannot belong to an ISP (service provider) (Somebody)",
         ),
         (
             OrganisationKind.OWNER,
@@ -254,3 +258,15 @@ def test_a_token_past_its_expiry_is_not_usable(db):
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
     assert not ApiToken.objects.get(pk=token.pk).is_usable
+
+
+def test_api_token_create_refuses_an_expiry_in_the_past(db):
+    user = UserFactory()
+
+    with pytest.raises(DomainError) as raised:
+        api_token_create(
+            user=user, name="old", scopes=[], expires_at=timezone.now() - timedelta(minutes=1)
+        )
+
+    assert raised.value.message == "the expiry date of a new token must be in the future"
+    assert ApiToken.objects.count() == 0
