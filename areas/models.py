@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.utils import timezone
 
 from areas.lifecycle import AreaPhase
 from common.models import TimeStampedModel
@@ -35,6 +36,10 @@ class Area(TimeStampedModel):
     )
     is_active = models.BooleanField(
         default=True, help_text="False once split: its children hold its addresses."
+    )
+    deploys_at_target = models.BooleanField(
+        default=False,
+        help_text="Move into deployment on its own once the take rate reaches the target.",
     )
     attributes = models.JSONField(default=dict, blank=True)
 
@@ -71,3 +76,153 @@ class AreaPhaseChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.area_id}: {self.from_phase} → {self.to_phase}"
+
+
+class Interest(models.Model):
+    """A resident's non-binding "I want fibre here" at an address (a survey answer)."""
+
+    address = models.ForeignKey(
+        "gis_core.Address", on_delete=models.CASCADE, related_name="interests"
+    )
+    registered_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=30, blank=True, help_text="web, door-to-door, event …")
+
+    class Meta:
+        ordering = ["-registered_at"]
+        indexes = [
+            models.Index(
+                fields=["address"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="interest_live_by_address",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"interest at {self.address_id} ({self.registered_at:%Y-%m-%d})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class Signup(models.Model):
+    """The demand book's record of an order at an address: when placed, whether withdrawn.
+
+    The order itself belongs to the wholesale layer above; `order_key` names it
+    ("order:123") so the book never imports that layer.
+    """
+
+    address = models.ForeignKey(
+        "gis_core.Address", on_delete=models.CASCADE, related_name="signups"
+    )
+    order_key = models.CharField(max_length=80, unique=True)
+    signed_up_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-signed_up_at"]
+        indexes = [
+            models.Index(
+                fields=["address"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="signup_live_by_address",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"signup {self.order_key} at {self.address_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class AreaFigures(models.Model):
+    """An area's demand figures, kept current by set-based SQL on every change (areas.figures)."""
+
+    area = models.OneToOneField(
+        Area, on_delete=models.CASCADE, primary_key=True, related_name="figures"
+    )
+    addresses = models.PositiveIntegerField(default=0)
+    homes = models.PositiveIntegerField(default=0, help_text="Addresses, counting MDU units.")
+    interests = models.PositiveIntegerField(default=0, help_text="Live interests.")
+    orders = models.PositiveIntegerField(default=0, help_text="Live signups.")
+    addresses_with_interest = models.PositiveIntegerField(default=0)
+    addresses_with_order = models.PositiveIntegerField(default=0)
+    take_rate = models.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        default=Decimal(0),
+        help_text="Addresses with a live order ÷ homes.",
+    )
+    interest_rate = models.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        default=Decimal(0),
+        help_text="Addresses with a live interest ÷ homes.",
+    )
+    progress = models.DecimalField(
+        max_digits=9,
+        decimal_places=4,
+        default=Decimal(0),
+        help_text="Take rate ÷ target take rate (1 = target reached).",
+    )
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "area figures"
+        indexes = [
+            models.Index(fields=["take_rate"], name="area_figures_take_rate"),
+            models.Index(fields=["progress"], name="area_figures_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"figures of area {self.area_id}"
+
+    @property
+    def is_ready_to_build(self) -> bool:
+        return self.homes > 0 and self.progress >= 1
+
+
+class AreaDailyFigures(models.Model):
+    """One day of an area's demand, as it stood at the day's last change (the chart's series)."""
+
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="daily_figures")
+    day = models.DateField()
+    homes = models.PositiveIntegerField(default=0)
+    interests = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    addresses_with_order = models.PositiveIntegerField(default=0)
+    take_rate = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal(0))
+    interest_rate = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal(0))
+
+    class Meta:
+        ordering = ["area", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "day"], name="area_daily_figures_once_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} on {self.day}"
+
+
+class AreaSplit(models.Model):
+    """An area split in two: the parent stays in history, its two children replace it."""
+
+    parent = models.OneToOneField(Area, on_delete=models.PROTECT, related_name="split_record")
+    first_child = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
+    second_child = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
+    line = models.LineStringField(srid=4326)
+    mode = models.CharField(max_length=20, help_text="line, half or share")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    split_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-split_at"]
+
+    def __str__(self) -> str:
+        return f"split of {self.parent_id} into {self.first_child_id} and {self.second_child_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,11 +19,13 @@ from areas.events import (
     AreaPhaseChanged,
     AreaReshaped,
 )
+from areas.figures import refresh_figures
 from areas.lifecycle import AREA_TRANSITIONS, AreaPhase
-from areas.models import Area, AreaPhaseChange
-from common.errors import Conflict, DomainError
+from areas.models import Area, AreaPhaseChange, Interest, Signup
+from common.errors import Conflict, DomainError, NotFound
 from common.events import publish
 from gis_core.geometry import parse_multipolygon
+from gis_core.models import Address
 
 
 def _take_rate(value: Any) -> Decimal:
@@ -64,7 +67,7 @@ def area_create(
         attributes=attributes or {},
         parent=parent,
     )
-    assignment.assign_addresses_near_areas([area.pk])
+    refresh_figures({area.pk} | assignment.assign_addresses_near_areas([area.pk]))
     publish(AREA_CREATED, AreaCreated(area_id=area.pk, code=area.code))
     return area
 
@@ -75,14 +78,22 @@ def area_reshape(*, area: Area, boundary: Any, crs: Any = None) -> Area:
     area = Area.objects.select_for_update().get(pk=area.pk)
     area.boundary = parse_multipolygon(boundary, crs=crs)
     area.save(update_fields=["boundary", "updated_at"])
-    changed = assignment.assign_addresses_near_areas([area.pk])
-    publish(AREA_RESHAPED, AreaReshaped(area_id=area.pk, addresses_reassigned=changed))
+    touched = assignment.assign_addresses_near_areas([area.pk])
+    refresh_figures(touched | {area.pk})
+    publish(AREA_RESHAPED, AreaReshaped(area_id=area.pk, areas_touched=sorted(touched)))
     return area
 
 
 @transaction.atomic
-def area_update(*, area: Area, name: str | None = None, target_take_rate: Any = None) -> Area:
-    """Rename an area or change its target take rate."""
+def area_update(
+    *,
+    area: Area,
+    name: str | None = None,
+    target_take_rate: Any = None,
+    deploys_at_target: bool | None = None,
+    actor: User | None = None,
+) -> Area:
+    """Rename an area, change its target take rate or its opt-in to deploy at the target."""
     area = Area.objects.select_for_update().get(pk=area.pk)
     if name is not None:
         if not name.strip():
@@ -90,7 +101,12 @@ def area_update(*, area: Area, name: str | None = None, target_take_rate: Any = 
         area.name = name.strip()
     if target_take_rate is not None:
         area.target_take_rate = _take_rate(target_take_rate)
-    area.save(update_fields=["name", "target_take_rate", "updated_at"])
+    if deploys_at_target is not None:
+        area.deploys_at_target = deploys_at_target
+    area.save(update_fields=["name", "target_take_rate", "deploys_at_target", "updated_at"])
+    refresh_figures([area.pk])  # progress depends on the target
+    deploy_areas_at_target([area.pk], actor=actor)
+    area.refresh_from_db()
     return area
 
 
@@ -147,3 +163,84 @@ def area_deploy(*, area: Area, actor: User | None = None, reason: str = "") -> A
 def area_go_live(*, area: Area, actor: User | None = None, reason: str = "") -> Area:
     """The build is finished: the area is live."""
     return _transition(area=area, to=AreaPhase.LIVE, actor=actor, reason=reason)
+
+
+def deploy_areas_at_target(area_ids, *, actor: User | None = None) -> list[Area]:
+    """Move into deployment the opted-in areas gathering demand whose target is now reached."""
+    ready = Area.objects.filter(
+        pk__in=list(area_ids),
+        is_active=True,
+        deploys_at_target=True,
+        phase=AreaPhase.DEMAND_AGGREGATION,
+        figures__homes__gt=0,
+        figures__progress__gte=1,
+    ).order_by("pk")
+    return [
+        _transition(area=area, to=AreaPhase.IN_DEPLOYMENT, actor=actor, reason=AUTO_DEPLOY_REASON)
+        for area in ready
+    ]
+
+
+AUTO_DEPLOY_REASON = "take rate reached the target (the area deploys at its target)"
+
+
+def _demand_changed(address_area_id: int | None, actor: User | None) -> None:
+    if address_area_id is not None:
+        refresh_figures([address_area_id])
+        deploy_areas_at_target([address_area_id], actor=actor)
+
+
+@transaction.atomic
+def interest_register(
+    *, address: Address, source: str = "", at: datetime | None = None, actor: User | None = None
+) -> Interest:
+    """A resident registers interest at an address (non-binding; counts once per address)."""
+    interest = Interest.objects.create(
+        address=address, source=source[:30], registered_at=at or timezone.now()
+    )
+    _demand_changed(address.area_id, actor)
+    return interest
+
+
+@transaction.atomic
+def interest_withdraw(*, interest: Interest, actor: User | None = None) -> Interest:
+    """The resident takes their interest back; it stays in the book as withdrawn."""
+    interest = Interest.objects.select_for_update().select_related("address").get(pk=interest.pk)
+    if interest.withdrawn_at is not None:
+        raise Conflict("this interest was already withdrawn", code="already_withdrawn")
+    interest.withdrawn_at = timezone.now()
+    interest.save(update_fields=["withdrawn_at"])
+    _demand_changed(interest.address.area_id, actor)
+    return interest
+
+
+@transaction.atomic
+def signup_record(
+    *, address: Address, order_key: str, at: datetime | None = None, actor: User | None = None
+) -> Signup:
+    """Record that an order now exists at an address (called by the layer owning orders)."""
+    if Signup.objects.filter(order_key=order_key).exists():
+        raise Conflict(f"a signup for {order_key} is already recorded", code="duplicate_signup")
+    signup = Signup.objects.create(
+        address=address, order_key=order_key, signed_up_at=at or timezone.now()
+    )
+    _demand_changed(address.area_id, actor)
+    return signup
+
+
+@transaction.atomic
+def signup_withdraw(*, order_key: str, actor: User | None = None) -> Signup:
+    """The order behind a signup was cancelled: the signup stays in the book as withdrawn."""
+    signup = (
+        Signup.objects.select_for_update()
+        .select_related("address")
+        .filter(order_key=order_key)
+        .first()
+    )
+    if signup is None:
+        raise NotFound(f"no signup is recorded for {order_key}")
+    if signup.withdrawn_at is None:
+        signup.withdrawn_at = timezone.now()
+        signup.save(update_fields=["withdrawn_at"])
+        _demand_changed(signup.address.area_id, actor)
+    return signup

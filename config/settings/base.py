@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "accounts",
     "gis_core",
     "areas",
+    "wholesale",
 ]
 
 MIDDLEWARE = [
