@@ -17,22 +17,37 @@ from django.db import connection
 from areas.models import Area
 from gis_core.models import Address
 
+# Area-driven, not point-driven: the join lets PostGIS test each area's polygon against the
+# points in its bounding box (the polygon stays prepared across those tests), and lets the
+# planner pick the direction, so a few ids probe the area index while the whole table costs
+# about what a bare UPDATE … FROM … ST_Intersects does. A correlated "SELECT … LIMIT 1 per
+# address" was evaluated twice per row and cost 3× the bare UPDATE on 1M addresses.
+# `linked` are the candidates' current links, `best` their lowest-id containing active area;
+# the FULL JOIN keeps only the links that change (set, moved or cleared).
 _ASSIGN_SQL = """
-WITH relinked AS (
+WITH candidate AS NOT MATERIALIZED (
+    SELECT candidate.id, candidate.location, candidate.area_id
+      FROM {address} AS candidate
+     {where}
+), relinked AS (
     UPDATE {address} AS target
-       SET area_id = pick.area_id
-      FROM (
-        SELECT candidate.id, candidate.area_id AS old_area_id,
-               (SELECT area.id FROM {area} AS area
-                 WHERE area.is_active AND ST_Intersects(area.boundary, candidate.location)
-                 ORDER BY area.id LIMIT 1) AS area_id
-          FROM {address} AS candidate
-         {where}
-      ) AS pick
-     WHERE target.id = pick.id AND target.area_id IS DISTINCT FROM pick.area_id
- RETURNING pick.old_area_id, pick.area_id
+    SET area_id = change.area_id
+    FROM (
+        SELECT coalesce(best.id, linked.id) AS id, best.area_id, linked.area_id AS old_area_id
+          FROM (SELECT id, area_id FROM candidate WHERE area_id IS NOT NULL) AS linked
+          FULL JOIN (
+              SELECT DISTINCT ON (candidate.id) candidate.id, area.id AS area_id
+                FROM candidate
+                JOIN {area} AS area
+                  ON area.is_active AND ST_Intersects(area.boundary, candidate.location)
+               ORDER BY candidate.id, area.id
+          ) AS best ON best.id = linked.id
+         WHERE linked.area_id IS DISTINCT FROM best.area_id
+    ) AS change
+    WHERE target.id = change.id
+    RETURNING change.old_area_id, change.area_id
 )
-SELECT count(*), array_remove(array_agg(DISTINCT touched), NULL)
+SELECT array_remove(array_agg(DISTINCT touched), NULL)
   FROM relinked, LATERAL (VALUES (relinked.old_area_id), (relinked.area_id)) AS side(touched)
 """
 
@@ -41,12 +56,12 @@ def _run(where: str, params: Sequence) -> set[int]:
     sql = _ASSIGN_SQL.format(address=Address._meta.db_table, area=Area._meta.db_table, where=where)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        _count, touched = cursor.fetchone()
+        (touched,) = cursor.fetchone()
     return set(touched or ())
 
 
 def assign_all_addresses() -> set[int]:
-    """Re-derive the area of every address; returns the areas whose addresses changed."""
+    """Re-derive the area of every address; returns the areas that lost or gained some."""
     return _run("", [])
 
 
