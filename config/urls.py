@@ -1,7 +1,8 @@
 """oanm's URL map: each door of ARCHITECTURE.md mounts here."""
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -12,9 +13,17 @@ admin.site.site_title = "oanm"
 admin.site.index_title = "Open-access network manager"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("", login_required(RedirectView.as_view(pattern_name="areas:map")), name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    # planners' door: the map, the area list and pages, saved queries
+    path("", include("areas.urls")),
+    path("queries/", include("common.query_urls")),
+    # machine doors
+    path("tiles/", include("gis_core.tile_urls")),
+    path("api/", include("areas.api.urls")),
+    path("api/", include("common.query_api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,3 @@
+"""The areas API under /api/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The saved-queries API under /api/."""
+
+urlpatterns: list = []

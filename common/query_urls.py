@@ -1,0 +1,5 @@
+"""Saved-query pages under /queries/."""
+
+app_name = "queries"
+
+urlpatterns: list = []

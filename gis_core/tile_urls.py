@@ -1,0 +1,3 @@
+"""Vector tiles under /tiles/ (Mapbox Vector Tiles made by PostGIS)."""
+
+urlpatterns: list = []
