@@ -21,6 +21,7 @@ from areas import assignment
 from areas.events import AREA_CREATED, AREA_RESHAPED, AreaCreated, AreaReshaped
 from areas.lifecycle import AreaPhase
 from areas.models import Area
+from areas.figures import refresh_figures
 from common.events import publish
 from gis_core.models import Address
 from gis_core.staging import (
@@ -309,7 +310,8 @@ def _upsert(
                 f" SELECT id, area_id FROM {address_table} WHERE area_id = ANY(%s)",
                 [reshaped],
             )
-        assignment.assign_addresses_near_areas([area_id for area_id, _ in created] + reshaped)
+        changed_ids = [area_id for area_id, _ in created] + reshaped
+        refresh_figures(assignment.assign_addresses_near_areas(changed_ids) | set(changed_ids))
         reassigned: dict[int, int] = {}
         if reshaped:
             # Per reshaped area: the addresses that left it plus those that joined it.
@@ -336,5 +338,5 @@ def _upsert(
     for area_id in reshaped:
         publish(
             AREA_RESHAPED,
-            AreaReshaped(area_id=area_id, addresses_reassigned=reassigned.get(area_id, 0)),
+            AreaReshaped(area_id=area_id, areas_touched=sorted(reassigned)),
         )

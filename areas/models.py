@@ -39,6 +39,7 @@ class Area(TimeStampedModel):
     )
     deploys_at_target = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="Move into deployment on its own once the take rate reaches the target.",
     )
     attributes = models.JSONField(default=dict, blank=True)
