@@ -1,0 +1,81 @@
+"""Who may do what, decided from the user's membership (every door uses these).
+
+- *owner staff*: any member of the network owner's organisation (or a superuser); they may
+  read the planners' pages, the area API and the tiles;
+- *operators*: the owner's operator admins and planners; they may also change things
+  (split areas, move phases, share queries).
+ISP and contractor users are neither: their doors come with their own issues.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.roles import OrganisationKind, Role
+
+OPERATOR_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.PLANNER})
+
+
+def is_owner_staff(user) -> bool:
+    """A signed-in member of the network owner (or a superuser)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    organisation = user.organisation
+    return organisation is not None and organisation.kind == OrganisationKind.OWNER
+
+
+def is_operator(user) -> bool:
+    """An owner's operator admin or planner (or a superuser): may change the plan."""
+    return is_owner_staff(user) and (user.is_superuser or user.role in OPERATOR_ROLES)
+
+
+def owner_staff_required(view):
+    """Page decorator: sign-in first, then 403 for users outside the owner's staff."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_owner_staff(request.user):
+            raise PermissionDenied("only the network owner's staff may open this page")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def operator_required(view):
+    """Page decorator: sign-in first, then 403 for anyone but operators."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_operator(request.user):
+            raise PermissionDenied("only operator admins and planners may do this")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+class IsOwnerStaff(BasePermission):
+    """API: owner staff may read; nobody else may do anything."""
+
+    message = "only the network owner's staff may use this endpoint"
+
+    def has_permission(self, request, view) -> bool:
+        return is_owner_staff(request.user)
+
+
+class IsOwnerStaffReadOperatorWrite(BasePermission):
+    """API: owner staff read; only operators (operator admins, planners) write."""
+
+    message = "only operator admins and planners may change this"
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return is_owner_staff(request.user)
+        return is_operator(request.user)
