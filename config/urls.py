@@ -22,6 +22,7 @@ urlpatterns = [
     path("queries/", include("common.query_urls")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
+    path("tiles/", include("areas.tile_urls")),
     path("api/", include("areas.api.urls")),
     path("api/", include("common.query_api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
