@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import Transform
+from django.contrib.postgres.indexes import GistIndex
 from django.utils import timezone
 
 from areas.lifecycle import AreaPhase
@@ -16,6 +18,12 @@ class Area(TimeStampedModel):
     name = models.CharField(max_length=200)
     code = models.SlugField(max_length=60, unique=True, help_text="Short stable key, e.g. 13353.")
     boundary = models.MultiPolygonField(srid=4326, spatial_index=True)
+    # Web Mercator copy of `boundary`, kept by the database for vector tiles (areas.tiles).
+    boundary_3857 = models.GeneratedField(
+        expression=Transform("boundary", 3857),
+        output_field=models.MultiPolygonField(srid=3857, spatial_index=False),
+        db_persist=True,
+    )
     phase = models.CharField(
         max_length=30, choices=AreaPhase.choices, default=AreaPhase.PLANNING, editable=False
     )
@@ -55,6 +63,7 @@ class Area(TimeStampedModel):
                 name="area_target_take_rate_0_1",
             ),
         ]
+        indexes = [GistIndex(fields=["boundary_3857"], name="area_boundary_3857")]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}" if self.name != self.code else self.code

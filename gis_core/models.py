@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import Transform
+from django.contrib.postgres.indexes import GistIndex
 from django.db.models.expressions import RawSQL
 
 from common.models import TimeStampedModel
@@ -22,6 +24,13 @@ class Address(TimeStampedModel):
     """A service location: a home, a flat in an MDU or a business where fibre can be connected."""
 
     location = models.PointField(srid=4326, spatial_index=True)
+    # Web Mercator copy of `location`, kept by the database so vector tiles (gis_core.tiles)
+    # never transform per request and bulk SQL imports fill it too.
+    location_3857 = models.GeneratedField(
+        expression=Transform("location", 3857),
+        output_field=models.PointField(srid=3857, spatial_index=False),
+        db_persist=True,
+    )
     street = models.CharField(max_length=200)
     house_number = models.CharField(
         max_length=30, blank=True, help_text='As given: "12a", "1-15", "1 B".'
@@ -82,6 +91,7 @@ class Address(TimeStampedModel):
             models.Index(fields=["postcode", "street"], name="address_postcode_street"),
             models.Index(fields=["status"], name="address_status"),
             models.Index(fields=["last_import_id"], name="address_last_import"),
+            GistIndex(fields=["location_3857"], name="address_location_3857"),
         ]
 
     def __str__(self) -> str:
@@ -126,3 +136,33 @@ class AddressStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address_id}: {self.from_status} → {self.to_status}"
+
+
+class AddressCellCount(models.Model):
+    """What one grid cell of the address-tile pyramid holds at one zoom (gis_core.tiles).
+
+    Kept by database triggers on the address table, so every writer (services, the bulk
+    importer's SQL, the area assignment) keeps it right. A cell's figures are the sum of its
+    rows: writers append rows and merge the rows they can lock without waiting.
+    """
+
+    zoom = models.PositiveSmallIntegerField()
+    cell_x = models.IntegerField()
+    cell_y = models.IntegerField()
+    addresses = models.IntegerField(default=0)
+    homes = models.IntegerField(default=0)
+    planned = models.IntegerField(default=0)
+    awaiting_deployment = models.IntegerField(default=0)
+    in_deployment = models.IntegerField(default=0)
+    connected = models.IntegerField(default=0)
+    activated = models.IntegerField(default=0)
+    sum_x = models.FloatField(default=0, help_text="Sum of the addresses' EPSG:3857 x.")
+    sum_y = models.FloatField(default=0, help_text="Sum of the addresses' EPSG:3857 y.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["zoom", "cell_x", "cell_y"], name="address_cell_count_cell"),
+        ]
+
+    def __str__(self) -> str:
+        return f"z{self.zoom} cell {self.cell_x}/{self.cell_y}: {self.addresses} addresses"
