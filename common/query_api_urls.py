@@ -1,3 +1,10 @@
-"""The saved-queries API under /api/."""
+"""The saved-queries API under /api/: /api/queries/… (common.query_api)."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from common.query_api import SavedQueryViewSet
+
+router = SimpleRouter()
+router.register("queries", SavedQueryViewSet, basename="saved-query")
+
+urlpatterns = router.urls
