@@ -5,6 +5,7 @@ from dataclasses import dataclass
 AREA_CREATED = "area.created"
 AREA_RESHAPED = "area.reshaped"
 AREA_PHASE_CHANGED = "area.phase_changed"
+AREA_SPLIT = "area.split"
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,20 @@ class AreaPhaseChanged:
     to_phase: str
     actor_id: int | None
     reason: str
+
+
+@dataclass(frozen=True)
+class AreaWasSplit:
+    """`area.split`: the parent is retired, its two children replace it (first part first).
+
+    Apps above react by copying what they keep per area (e.g. wholesale pricing) from the
+    parent to the children.
+    """
+
+    parent_id: int
+    child_ids: list[int]
+    mode: str
+    parent_code: str
+    child_codes: list[str]
+    split_id: int
+    actor_id: int | None

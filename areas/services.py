@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -10,18 +11,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from areas import assignment
+from areas import assignment, splitting
 from areas.events import (
     AREA_CREATED,
     AREA_PHASE_CHANGED,
     AREA_RESHAPED,
+    AREA_SPLIT,
     AreaCreated,
     AreaPhaseChanged,
     AreaReshaped,
+    AreaWasSplit,
 )
 from areas.figures import refresh_figures
 from areas.lifecycle import AREA_TRANSITIONS, AreaPhase
-from areas.models import Area, AreaPhaseChange, Interest, Signup
+from areas.models import Area, AreaPhaseChange, AreaSplit, Interest, Signup
 from common.errors import Conflict, DomainError, NotFound
 from common.events import publish
 from gis_core.geometry import parse_multipolygon
@@ -244,3 +247,129 @@ def signup_withdraw(*, order_key: str, actor: User | None = None) -> Signup:
         signup.save(update_fields=["withdrawn_at"])
         _demand_changed(signup.address.area_id, actor)
     return signup
+
+
+# --- splitting an area -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitPreview:
+    """A split worked out but not applied, with what each part would hold."""
+
+    plan: splitting.SplitPlan
+    figures: tuple[splitting.PartFigures, splitting.PartFigures]
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """A split applied: its record, the retired parent and its two children (first part first)."""
+
+    split: AreaSplit
+    parent: Area
+    children: tuple[Area, Area]
+    note: str
+
+
+def area_split_preview(
+    *,
+    area: Area,
+    line: Any = None,
+    mode: str | None = splitting.LINE,
+    axis: str | None = splitting.NORTH_SOUTH,
+    share: Any = None,
+    crs: Any = None,
+) -> SplitPreview:
+    """Show how `area_split` would cut the area, and what each part would hold; writes nothing."""
+    area = Area.objects.get(pk=area.pk)
+    plan = splitting.plan_split(area=area, mode=mode, axis=axis, share=share, line=line, crs=crs)
+    return SplitPreview(plan=plan, figures=splitting.part_figures(plan))
+
+
+def _split_reason(parent: Area, reason: str) -> str:
+    inherited = f"split from {parent.code}: inherits its phase"
+    return f"{inherited} ({reason})"[:500] if reason else inherited
+
+
+@transaction.atomic
+def area_split(
+    *,
+    area: Area,
+    line: Any = None,
+    mode: str | None = splitting.LINE,
+    axis: str | None = splitting.NORTH_SOUTH,
+    share: Any = None,
+    crs: Any = None,
+    actor: User | None = None,
+    reason: str = "",
+) -> SplitResult:
+    """Split an area in two (by a drawn line, in half, or by a share of its orders).
+
+    The two children inherit the parent's phase (set at creation, not a transition; their
+    history says so), target take rate, opt-in to deploy at the target and attributes. The
+    parent is retired (`is_active=False`) and stays in history with an `AreaSplit` record;
+    every address of it goes to the child that contains it (one on the line to the first,
+    lower-id child); figures follow: the parent's go to zero (its daily series keeps the
+    days before), so lists of active areas never count an address twice.
+    """
+    area = Area.objects.select_for_update().get(pk=area.pk)
+    plan = splitting.plan_split(area=area, mode=mode, axis=axis, share=share, line=line, crs=crs)
+    reason = (reason or "").strip()
+    now = timezone.now()
+    children = tuple(
+        Area.objects.create(
+            name=part.name[: Area._meta.get_field("name").max_length],
+            code=part.code,
+            boundary=part.boundary,
+            phase=area.phase,
+            phase_changed_at=area.phase_changed_at or now,
+            parent=area,
+            target_take_rate=area.target_take_rate,
+            deploys_at_target=area.deploys_at_target,
+            attributes=dict(area.attributes),
+        )
+        for part in plan.parts
+    )
+    area.is_active = False
+    area.save(update_fields=["is_active", "updated_at"])
+    AreaPhaseChange.objects.bulk_create(
+        AreaPhaseChange(
+            area=child,
+            from_phase=area.phase,
+            to_phase=area.phase,
+            actor=actor,
+            reason=_split_reason(area, reason),
+            changed_at=now,
+        )
+        for child in children
+    )
+    record = AreaSplit.objects.create(
+        parent=area,
+        first_child=children[0],
+        second_child=children[1],
+        line=plan.line,
+        mode=plan.mode,
+        actor=actor,
+        reason=reason[:500],
+        split_at=now,
+    )
+    gained = splitting.relink_split_addresses(area)
+    refresh_figures({area.pk, *(child.pk for child in children)} | gained)
+    for child in children:
+        publish(AREA_CREATED, AreaCreated(area_id=child.pk, code=child.code))
+    publish(
+        AREA_SPLIT,
+        AreaWasSplit(
+            parent_id=area.pk,
+            child_ids=[child.pk for child in children],
+            mode=plan.mode,
+            parent_code=area.code,
+            child_codes=[child.code for child in children],
+            split_id=record.pk,
+            actor_id=actor.pk if actor else None,
+        ),
+    )
+    # a child whose part of the demand already reaches the target deploys, if opted in
+    deploy_areas_at_target([child.pk for child in children], actor=actor)
+    for child in children:
+        child.refresh_from_db()
+    return SplitResult(split=record, parent=area, children=children, note=plan.note)

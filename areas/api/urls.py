@@ -1,3 +1,10 @@
-"""The areas API under /api/."""
+"""The areas API under /api/: /api/areas/, /api/areas/{id}/, …/split/, …/phase/."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from areas.api.views import AreaViewSet
+
+router = SimpleRouter()
+router.register("areas", AreaViewSet, basename="area")
+
+urlpatterns = router.urls
