@@ -2,11 +2,12 @@
 
 from django.urls import path, re_path
 
-from areas import views
+from areas import map_views, views
 
 app_name = "areas"
 
 urlpatterns: list = [
+    path("map/", map_views.area_map, name="map"),
     path("areas/", views.area_list, name="list"),
     re_path(r"^areas/export\.(?P<fmt>csv|xlsx)$", views.area_export, name="export"),
     path("areas/<int:pk>/", views.area_detail, name="detail"),
