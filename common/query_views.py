@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from common.errors import DomainError, NotFound
 from common.queries import services
 from common.queries.access import colleagues, may_use
-from common.queries.definition import empty_definition
+from common.queries.definition import empty_definition, parse_definition
 from common.queries.errors import InvalidQuery
 from common.queries.registry import get_source, sources
 from common.queries.selectors import (
@@ -72,6 +72,16 @@ def query_list(request):
 
 
 def _builder(request, *, source_key: str, definition: dict, saved_query=None, share_token=None):
+    try:
+        source = get_source(source_key)
+    except InvalidQuery:
+        messages.error(request, f"“{saved_query}” queries {source_key!r}, which is gone.")
+        return redirect("queries:list")
+    problem = None
+    try:
+        parse_definition(definition)
+    except InvalidQuery as exc:  # saved before a field went away: say so, let them fix it
+        problem = exc.as_dict()
     query = None
     people = []
     if saved_query is not None:
@@ -83,6 +93,7 @@ def _builder(request, *, source_key: str, definition: dict, saved_query=None, sh
     config = {
         "source": source_key,
         "definition": definition,
+        "definitionError": problem,
         "query": query,
         "shareToken": str(share_token) if share_token else None,
         "colleagues": people,
@@ -96,7 +107,7 @@ def _builder(request, *, source_key: str, definition: dict, saved_query=None, sh
         },
         "tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
     }
-    title = query["name"] if query else f"New query on {get_source(source_key).label.lower()}"
+    title = query["name"] if query else f"New query on {source.label.lower()}"
     return render(request, "queries/detail.html", {"config": config, "title": title})
 
 

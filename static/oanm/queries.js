@@ -114,6 +114,10 @@
     return source.fields.find((f) => f.name === condition.field) || source.fields[0];
   }
 
+  function isKnownField(condition) {
+    return source.fields.some((f) => f.name === condition.field);
+  }
+
   function operatorOf(field, key) {
     return field.operators.find((o) => o.key === key) || field.operators[0];
   }
@@ -257,6 +261,27 @@
 
   function renderCondition(condition, path, parent) {
     const row = el("div", { class: "q-condition", "data-path": path });
+    if (!isKnownField(condition)) {
+      // a field that is no longer registered: show it as it is, to be removed or replaced
+      row.append(el("span", { class: "q-unknown", text: `${condition.field} ${condition.operator} ${JSON.stringify(condition.value)}` }),
+        el("button", {
+          type: "button", class: "q-replace", text: "Replace",
+          onclick: () => {
+            Object.assign(condition, newCondition());
+            row.replaceWith(renderCondition(condition, path, parent));
+            changed();
+          },
+        }),
+        el("button", {
+          type: "button", class: "q-remove", title: "Remove this condition",
+          "aria-label": "Remove this condition", text: "×",
+          onclick: () => {
+            parent.conditions.splice(parent.conditions.indexOf(condition), 1);
+            renderWhere();
+          },
+        }));
+      return row;
+    }
     const field = fieldOf(condition);
     const operator = operatorOf(field, condition.operator);
     condition.field = field.name;
@@ -649,7 +674,7 @@
     filterLayer = L.geoJSON({ type: "GeometryCollection", geometries: drawnAreas }, {
       interactive: false, style: drawStyle,
     }).addTo(resultMap);
-    const choiceColumns = columns.filter((c) => c.kind === "choice");
+    const choiceColumns = collection.features.length ? columns.filter((c) => c.kind === "choice") : [];
     if (choiceColumns.length > 1) {
       const select = el("select", { "aria-label": "Colour the map by" },
         choiceColumns.map((c) => el("option", { value: c.name, text: c.label })));
@@ -660,10 +685,10 @@
         if (lastRows) renderTable(lastRows);
       });
       legend.append(el("label", { class: "q-colour-by" }, ["Colour by", select]));
-    } else if (colourColumn) {
+    } else if (choiceColumns.length) {
       legend.append(el("strong", { text: colourColumn.label }));
     }
-    if (colourColumn) {
+    if (choiceColumns.length) {
       const present = new Set(collection.features.map((f) => String(f.properties[colourColumn.name])));
       for (const [value, label] of Object.entries(colourColumn.choices || {})) {
         if (!present.has(value)) continue;
@@ -683,7 +708,11 @@
     } else if (bounds.isValid()) {
       resultMap.fitBounds(bounds.pad(0.08), { maxZoom: 17 });
     } else if (contextLayerPromise) {
-      contextLayerPromise.then((layer) => layer && resultMap.fitBounds(layer.getBounds()));
+      contextLayerPromise.then((layer) => {
+        if (!layer) return;
+        resultMap.invalidateSize();
+        resultMap.fitBounds(layer.getBounds().pad(0.05));
+      });
     }
   }
 
@@ -1088,5 +1117,11 @@
   renderColumns();
   renderHeader();
   renderWhere();
-  run();
+  if (config.definitionError) {
+    // saved before something it uses went away: show what, run once it is fixed
+    showError(Object.assign(new Error(`This query no longer runs: ${config.definitionError.detail}`),
+      { field: config.definitionError.field }));
+  } else {
+    run();
+  }
 })();

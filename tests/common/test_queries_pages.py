@@ -254,3 +254,32 @@ def test_finance_staff_may_use_queries_too(client, town, owner):
     finance = user_create(username="finance", organisation=owner, role=Role.FINANCE)
     client.force_login(finance)
     assert client.get("/queries/").status_code == 200
+
+
+def test_a_query_whose_field_went_away_opens_with_the_reason(client, town, planner, saved):
+    SavedQuery.objects.filter(pk=saved.pk).update(
+        definition={
+            **saved.definition,
+            "where": {
+                "op": "and",
+                "conditions": [{"field": "colour", "operator": "eq", "value": "red"}],
+            },
+        }
+    )
+    client.force_login(planner)
+    config = page_config(client.get(f"/queries/{saved.pk}/"))
+    assert config["definitionError"] == {
+        "code": "invalid_query",
+        "detail": "unknown field 'colour' for areas",
+        "field": "where.conditions[0].field",
+    }
+
+
+def test_a_query_whose_source_went_away_goes_back_to_the_list(client, town, planner, saved):
+    SavedQuery.objects.filter(pk=saved.pk).update(source="invoices")
+    client.force_login(planner)
+    response = client.get(f"/queries/{saved.pk}/", follow=True)
+    assert response.redirect_chain == [("/queries/", 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        "“Areas behind” queries 'invoices', which is gone."
+    ]
