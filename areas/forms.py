@@ -78,8 +78,8 @@ class AreaSettingsForm(forms.Form):
         decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "0.01"}),
         error_messages={
-            "min_value": "the target take rate must be between 0 %% and 100 %%",
-            "max_value": "the target take rate must be between 0 %% and 100 %%",
+            "min_value": "must be between 0 %% and 100 %%",
+            "max_value": "must be between 0 %% and 100 %%",
         },
     )
     deploys_at_target = forms.BooleanField(

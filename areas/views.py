@@ -56,6 +56,8 @@ ACTION_ORDER = [
     AreaPhase.PLANNING,
 ]
 
+LIFECYCLE_ORDER = list(AreaPhase.values)  # planning → … → live
+
 # Tile endpoints of the area page's map (the tiles' own URL documentation).
 ADDRESS_TILES_URL = "/tiles/addresses/{z}/{x}/{y}.pbf"
 DEMAND_TILES_URL = "/tiles/demand/{z}/{x}/{y}.pbf"
@@ -173,7 +175,15 @@ def _figures(area: Area) -> AreaFigures:
 
 
 def _history(area: Area, split: AreaSplit | None, origin: AreaSplit | None) -> list[HistoryEntry]:
+    changes = list(area.phase_history.select_related("actor"))
     if origin:
+        # a part of a split takes over its parent's phase: one entry says both
+        inherited = next(
+            (c for c in changes if c.from_phase == c.to_phase and c.changed_at == origin.split_at),
+            None,
+        )
+        if inherited:
+            changes.remove(inherited)
         entries = [
             HistoryEntry(
                 at=origin.split_at,
@@ -182,6 +192,7 @@ def _history(area: Area, split: AreaSplit | None, origin: AreaSplit | None) -> l
                 reason=origin.reason,
                 split=origin,
                 detail=SPLIT_MODES.get(origin.mode, origin.mode),
+                to_phase=inherited.to_phase if inherited else "",
             )
         ]
     else:
@@ -195,7 +206,7 @@ def _history(area: Area, split: AreaSplit | None, origin: AreaSplit | None) -> l
             from_phase=change.from_phase,
             to_phase=change.to_phase,
         )
-        for change in area.phase_history.select_related("actor")
+        for change in changes
     ]
     if split:
         entries.append(
@@ -334,9 +345,7 @@ def _phase_actions(area: Area) -> list[dict]:
                 if PHASE_ACTIONS[phase][2]
                 else ""
             ),
-            "is_back": ACTION_ORDER.index(phase) < ACTION_ORDER.index(area.phase)
-            if area.phase in ACTION_ORDER
-            else False,
+            "is_back": LIFECYCLE_ORDER.index(phase) < LIFECYCLE_ORDER.index(area.phase),
         }
         for phase in ACTION_ORDER
         if phase in allowed

@@ -83,7 +83,9 @@
       });
       addresses.addTo(map);
       overlays["Addresses"] = addresses;
-      legend.append(legendItem(ADDRESS_COLOURS.planned, "address"));
+      for (const [status, colour] of Object.entries(ADDRESS_COLOURS)) {
+        legend.append(legendItem(colour, status.replace("_", " ")));
+      }
     }
     if (config.demandTiles && haveVectorGrid) {
       const url = config.demandTiles + "?area=" + encodeURIComponent(config.areaId);
@@ -122,13 +124,16 @@
 
   function addressStyle(properties) {
     const colour = ADDRESS_COLOURS[properties && properties.status] || ADDRESS_COLOURS.planned;
+    // single addresses name their area: the neighbours' stay faint
+    const outside =
+      properties && properties.area_id !== undefined && properties.area_id !== config.areaId;
     return {
       radius: isCell(properties) ? radiusFor(properties, 2) : 3,
       weight: 0.5,
       color: "#ffffff",
       fill: true,
       fillColor: colour,
-      fillOpacity: 0.85,
+      fillOpacity: outside ? 0.3 : 0.9,
     };
   }
 
@@ -138,7 +143,9 @@
     );
     if (/order|signup/i.test(value)) return "order";
     if (/interest/i.test(value)) return "interest";
-    if (properties && Number(properties.orders) > 0) return "order";
+    // a grid cell takes the colour of what it holds most of
+    const orders = Number(properties && properties.orders) || 0;
+    if (orders && orders >= (Number(properties.interests) || 0)) return "order";
     return "interest";
   }
 

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.roles import Role
 from areas.lifecycle import AreaPhase
 from areas.models import Area, AreaDailyFigures, AreaPhaseChange
+from areas.services import area_split
 from areas.views import demand_series
 from tests.accounts.factories import UserFactory
 from tests.areas.town import CODES, area_with_demand, build_many, build_town, row_codes
@@ -310,6 +311,11 @@ def test_planners_get_the_actions(town, planner_client):
     assert f'href="/map/?area={area.pk}&amp;split=1"' in page.text
     # the moves the lifecycle allows from demand aggregation, forward first
     assert re.findall(r'data-phase-to="([a-z_]+)"', page.text) == ["in_deployment", "planning"]
+    # going back is the quiet button
+    assert re.findall(r'value="([a-z_]+)" class="([a-z]+)"', page.text) == [
+        ("in_deployment", "primary"),
+        ("planning", "subtle"),
+    ]
 
 
 def test_an_unknown_area_is_404(db, planner_client):
@@ -507,8 +513,8 @@ def test_a_planner_changes_the_settings(town, planner_client):
 @pytest.mark.parametrize(
     ("target", "problem"),
     [
-        ("150", "Target take rate (%): the target take rate must be between 0 % and 100 %"),
-        ("-1", "Target take rate (%): the target take rate must be between 0 % and 100 %"),
+        ("150", "Target take rate (%): must be between 0 % and 100 %"),
+        ("-1", "Target take rate (%): must be between 0 % and 100 %"),
         ("forty", "Target take rate (%): Enter a number."),
         ("", "Target take rate (%): This field is required."),
     ],
@@ -548,3 +554,75 @@ def test_opting_in_at_a_reached_target_moves_the_area_into_deployment(town, plan
         "The take rate has reached the target: 13351 moved into in deployment.",
     ]
     assert Area.objects.get(pk=area.pk).phase == AreaPhase.IN_DEPLOYMENT
+
+
+# --- split areas -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def split_town(town, planner):
+    """The town with 13349 split in halves, north and south."""
+    result = area_split(
+        area=town["13349"], mode="half", axis="north-south", actor=planner, reason="north first"
+    )
+    return town, result
+
+
+def test_split_areas_leave_the_list_and_come_back_on_request(split_town, planner_client):
+    _, result = split_town
+    first, second = (child.code for child in result.children)
+
+    listed = row_codes(planner_client.get(LIST))
+    with_retired = planner_client.get(LIST, {"retired": "on"})
+
+    assert listed == sorted(["13347", "13351", "13353", "13405", first, second])
+    assert row_codes(with_retired) == sorted([*listed, "13349"])
+    retired_row = re.search(
+        r'<tr [^>]*data-code="13349" class="retired">.*?</tr>', with_retired.text, re.S
+    )
+    assert '<span class="badge retired">split</span>' in retired_row.group(0)
+    # the parent's homes are its parts' now: the totals count them once
+    assert total(with_retired, "homes") == "33"
+    assert "(6 active areas; split areas not counted)" in squash(with_retired.text)
+
+
+def test_a_split_areas_page_links_its_parts_and_shows_no_actions(split_town, planner_client):
+    town, result = split_town
+    first, second = result.children
+
+    page = planner_client.get(f"/areas/{town['13349'].pk}/")
+
+    text = squash(page.text)
+    assert '<span class="badge retired">split</span>' in text
+    assert f'href="/areas/{first.pk}/" data-link="child">{first.code}</a> and' in text
+    assert f'href="/areas/{second.pk}/" data-link="child">{second.code}</a>' in text
+    assert "and stays here as history" in text
+    assert 'id="phase-form"' not in text
+    assert 'id="settings-form"' not in text
+    assert re.findall(r'<li class="event ([a-z_]+)">', page.text) == [
+        "split",
+        "phase",
+        "created",
+    ]
+    assert "(in halves)" in text
+    assert "<q>north first</q>" in text
+
+
+def test_a_part_of_a_split_links_its_parent_and_says_it_inherited_the_phase(
+    split_town, planner_client
+):
+    town, result = split_town
+    child = result.children[0]
+
+    page = planner_client.get(f"/areas/{child.pk}/")
+
+    text = squash(page.text)
+    assert f'Split from <a href="/areas/{town["13349"].pk}/" data-link="parent">13349</a>' in text
+    assert re.findall(r'<li class="event ([a-z_]+)">', page.text) == ["split_from"]
+    parent = town["13349"].pk
+    assert (
+        f'by splitting <a href="/areas/{parent}/">13349</a> '
+        '<span class="muted">(in halves)</span>, in phase '
+        '<span class="badge phase-demand_aggregation">demand aggregation</span>'
+    ) in text
+    assert 'id="phase-form"' in text
