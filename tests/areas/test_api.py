@@ -154,6 +154,15 @@ def test_the_sql_features_say_what_the_documented_serializer_says(api, three_are
     assert feature["properties"]["phase_changed_at"].endswith("Z")
 
 
+def test_names_with_quotes_and_other_characters_come_back_intact(api, db):
+    name = 'Müller "Kiez" \\ Nord\n\t<b>&</b> 🏠'
+    AreaFactory(code="kiez", name=name, boundary=SQUARE)
+
+    feature = api.get("/api/areas/").json()["features"][0]
+
+    assert feature["properties"]["name"] == name
+
+
 @pytest.mark.parametrize(
     ("ordering", "codes"),
     [
