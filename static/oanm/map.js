@@ -255,8 +255,9 @@
   });
   const tileGrid = (tileUrl, options) => new TileGrid(tileUrl, options);
 
-  function clusterRadius(total) {
-    return Math.max(4, Math.min(26, 3 + Math.sqrt(total) * 1.6));
+  // Cells are 16 px wide (1/16 of a tile): circles stay within about one cell
+  function clusterRadius(total, largest) {
+    return Math.max(3, Math.min(largest, 2.5 + Math.sqrt(total) * 0.9));
   }
 
   const addresses = tileGrid(config.urls.addressTiles, {
@@ -265,13 +266,13 @@
     interactive: true,
     maxNativeZoom: 18,
     fetchOptions: { credentials: "same-origin" },
-    getFeatureId: (feature) => feature.properties.id,
     vectorTileLayerStyles: {
       addresses: (properties, zoom) => {
         const colour = ADDRESS_COLOURS[properties.status] || "#52606d";
-        if (zoom >= config.addressPointsFromZoom) {
+        if (properties.count === undefined) {
+          // one address (from zoom 14); below, a cell of them with its count
           const units = Number(properties.units || 1);
-          const base = zoom >= 16 ? 4 : zoom >= 15 ? 3.2 : 2.5;
+          const base = zoom >= 17 ? 5.5 : zoom >= 16 ? 4.5 : zoom >= 15 ? 3.5 : 2.8;
           return {
             radius: units > 1 ? Math.min(9, base + Math.sqrt(units) * 0.8) : base,
             weight: 1,
@@ -284,7 +285,7 @@
         }
         const total = Number(properties.count || properties.homes || 1);
         return {
-          radius: clusterRadius(total),
+          radius: clusterRadius(total, 10),
           weight: 1,
           color: "#ffffff",
           opacity: 0.8,
@@ -300,7 +301,7 @@
     let html;
     if (p.label !== undefined || p.id !== undefined) {
       html =
-        `<b>${escapeHtml(p.label || "address " + p.id)}</b><br>` +
+        `<b>${escapeHtml(p.label || "Address " + p.id)}</b><br>` +
         `${escapeHtml((p.status || "").replace(/_/g, " "))}` +
         (Number(p.units) > 1 ? ` · ${escapeHtml(p.units)} units` : "") +
         (p.premises_type ? ` · ${escapeHtml(String(p.premises_type).replace(/_/g, " "))}` : "");
@@ -346,7 +347,7 @@
     if (!shown) return [];
     if (properties.kind) {
       const isOrder = properties.kind === "order";
-      const base = zoom >= 16 ? 5 : zoom >= 15 ? 4 : 3;
+      const base = zoom >= 17 ? 6.5 : zoom >= 16 ? 5.5 : zoom >= 15 ? 4.5 : 3.5;
       return {
         radius: isOrder ? base : base - 0.5,
         weight: isOrder ? 1 : 1.5,
@@ -359,7 +360,7 @@
     }
     const orderShare = demandState.order ? weights.order / shown : 0;
     return {
-      radius: clusterRadius(shown),
+      radius: clusterRadius(shown, 8),
       weight: 1.5,
       color: "#ffffff",
       opacity: 0.9,
@@ -382,7 +383,7 @@
       const p = event.layer.properties || {};
       const w = demandWeights(p);
       const html = p.kind
-        ? `<b>${p.kind === "order" ? "Order" : "Interest"}</b>` + (p.label ? `<br>${escapeHtml(p.label)}` : "")
+        ? `<b>${p.kind === "order" ? "Order" : "Interest"}</b>` + (p.at ? ` since ${escapeHtml(p.at)}` : "") + (p.label ? `<br>${escapeHtml(p.label)}` : "")
         : `<b>${plural(w.order, "order")} · ${plural(w.interest, "interest")}</b> around here`;
       L.popup({ className: "address-popup" }).setLatLng(eventLatLng(event)).setContent(html).openOn(map);
       L.DomEvent.stopPropagation(event);

@@ -360,3 +360,29 @@ def test_demand_as_a_heat_map_and_the_layer_switches(sign_in, town):
     assert page.locator("path.oanm-area").count() == 3
     assert page.js_errors == []
     assert page.outside_requests == []
+
+
+def test_addresses_come_from_the_vector_tiles_coloured_by_status(sign_in, town):
+    page = as_planner(sign_in, "/map/?demand=off")
+    page.evaluate("() => oanmMap.map.setView([52.552, 13.333], 16, {animate: false})")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-oanm-addresses-pane path').length >= 24"
+    )
+    fills = page.eval_on_selector_all(
+        ".leaflet-oanm-addresses-pane path", "(paths) => paths.map((p) => p.getAttribute('fill'))"
+    )
+    assert sorted(set(fills)) == ["#829ab1", "#f7c948"]  # planned, awaiting deployment
+    # the south-west home of the west area has no order; the north-east one has
+    page.mouse.click(*screen_point(page, 13.33075, 52.55033))
+    popup = page.locator(".address-popup .leaflet-popup-content")
+    popup.wait_for()
+    assert popup.inner_text() == "Müllerstraße 1, 13353 Berlin\nplanned · single family"
+    page.mouse.click(*screen_point(page, 13.33525, 52.55367))
+    page.wait_for_function(
+        "() => document.querySelector('.address-popup').innerText.startsWith('Müllerstraße 24')"
+    )
+    assert popup.inner_text() == (
+        "Müllerstraße 24, 13353 Berlin\nawaiting deployment · single family"
+    )
+    assert page.js_errors == []
+    assert page.outside_requests == []
