@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -302,7 +303,7 @@ class AreaViewSet(viewsets.GenericViewSet):
                     "code": part.code,
                     "name": part.name,
                     "share_of_surface": round(part.share_of_surface, 4),
-                    **figures.__dict__,
+                    **asdict(figures),
                     "ready_to_build": figures.homes > 0 and figures.progress >= 1,
                 },
             }
