@@ -294,6 +294,8 @@ def area_detail(request, pk: int):
         "area": area,
         "figures": figures,
         "is_ready": figures.is_ready_to_build,
+        # "ready to build" and the opt-in only mean something before the decision to build
+        "is_deciding": area.phase in (AreaPhase.PLANNING, AreaPhase.DEMAND_AGGREGATION),
         "orders_to_target": max(target_orders - figures.addresses_with_order, 0),
         "progress_percent": min(float(figures.progress) * 100, 100),
         "children": children,

@@ -18,16 +18,17 @@
     warn: cssVariable("--warn", "#b7791f"),
     muted: cssVariable("--muted", "#616e7c"),
     line: cssVariable("--line", "#d9e2ec"),
-    interest: "#dd6b20",
-    order: "#2b6cb0",
+    // the same as on /map/: interests are purple rings, orders red dots
+    interest: "#805ad5",
+    order: "#e53e3e",
   };
-  // Address statuses, light → dark as the build advances (the same order as the lifecycle).
+  // Address statuses in the lifecycle's order, with the colours /map/ gives them.
   const ADDRESS_COLOURS = {
-    planned: "#a0aec0",
-    awaiting_deployment: "#ecc94b",
-    in_deployment: "#4299e1",
-    connected: "#48bb78",
-    activated: "#276749",
+    planned: "#829ab1",
+    awaiting_deployment: "#f7c948",
+    in_deployment: "#2186eb",
+    connected: "#3ebd93",
+    activated: "#0c6b58",
   };
 
   // --- the map ---------------------------------------------------------------
@@ -97,7 +98,10 @@
       });
       demand.addTo(map);
       overlays["Interests and orders"] = demand;
-      legend.append(legendItem(COLOURS.interest, "interest"), legendItem(COLOURS.order, "order"));
+      legend.append(
+        legendItem(COLOURS.interest, "interest", "ring"),
+        legendItem(COLOURS.order, "order")
+      );
     }
     if (Object.keys(overlays).length) {
       L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
@@ -150,26 +154,35 @@
   }
 
   function demandStyle(properties, zoom, geometryDimension, layerName) {
-    const kind = demandKind(properties, layerName);
-    const colour = kind === "order" ? COLOURS.order : COLOURS.interest;
+    const isOrder = demandKind(properties, layerName) === "order";
+    if (isCell(properties)) {
+      return {
+        radius: radiusFor(properties, 3),
+        weight: 1,
+        color: "#ffffff",
+        fill: true,
+        fillColor: isOrder ? COLOURS.order : COLOURS.interest,
+        fillOpacity: 0.8,
+      };
+    }
+    // an order is a filled dot; an interest a ring around the address (both can show)
     return {
-      radius: isCell(properties) ? radiusFor(properties, 3) : kind === "order" ? 5 : 4,
-      weight: 1.5,
-      color: "#ffffff",
+      radius: isOrder ? 4 : 6,
+      weight: isOrder ? 1 : 2,
+      color: isOrder ? "#ffffff" : COLOURS.interest,
       fill: true,
-      fillColor: colour,
-      fillOpacity: 0.95,
+      fillColor: isOrder ? COLOURS.order : "#ffffff",
+      fillOpacity: isOrder ? 1 : 0,
     };
   }
 
   // --- the charts --------------------------------------------------------------
 
-  const DAY_LABEL = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
-  const FULL_DAY = new Intl.DateTimeFormat("en-GB", {
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-  });
+  const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
+  const DAY_LABEL = { format: (day) => day.getDate() + " " + MONTHS[day.getMonth()] };
+  const FULL_DAY = {
+    format: (day) => DAY_LABEL.format(day) + " " + day.getFullYear(),
+  };
 
   function parseDay(iso) {
     const [y, m, d] = iso.split("-").map(Number);
@@ -227,7 +240,7 @@
             label: "Orders",
             data: series.orders,
             borderColor: COLOURS.order,
-            backgroundColor: "rgba(43, 108, 176, 0.10)",
+            backgroundColor: "rgba(229, 62, 62, 0.08)",
             fill: "origin",
           },
           {

@@ -180,7 +180,7 @@ def test_the_totals_row_adds_up_the_listed_areas(town, planner_client):
     assert total(response, "orders") == "10"
     assert total(response, "take_rate") == "30.3 %"  # 10 addresses with an order ÷ 33 homes
     assert total(response, "target") == "38 %"  # targets weighted by homes: 12.7 ÷ 33
-    assert total(response, "ready") == "3 ready"
+    assert total(response, "ready") == "3 at target"
     assert "5 areas · 33 homes · 10 orders · take rate 30.3 %" in squash(response.text)
 
 
@@ -190,7 +190,7 @@ def test_the_totals_follow_the_filter(town, planner_client):
     assert total(response, "homes") == "13"
     assert total(response, "orders") == "5"
     assert total(response, "take_rate") == "38.5 %"
-    assert total(response, "ready") == "1 ready"
+    assert total(response, "ready") == "1 at target"
     assert "2 areas match the filter" in squash(response.text)
 
 
@@ -626,3 +626,36 @@ def test_a_part_of_a_split_links_its_parent_and_says_it_inherited_the_phase(
         '<span class="badge phase-demand_aggregation">demand aggregation</span>'
     ) in text
     assert 'id="phase-form"' in text
+
+
+def test_ready_to_build_is_flagged_only_before_the_decision_to_build(town, planner_client):
+    listed = planner_client.get(LIST, {"ready": "on"})
+    deploying = planner_client.get(f"/areas/{town['13353'].pk}/")
+
+    flags = dict(
+        re.findall(
+            r'data-code="(\d+)".*?<td class="num">(?:<span class="badge (ready|reached)")',
+            squash(listed.text),
+        )
+    )
+    assert flags == {"13349": "ready", "13353": "reached", "13405": "reached"}
+    assert "ready to build</span>" not in deploying.text
+    assert "Target reached (188 % of it)" in deploying.text
+    # the opt-in to deploy at the target is kept, not offered, once the area is building
+    assert '<input type="hidden" name="deploys_at_target" value="False">' in deploying.text
+
+
+def test_settings_of_a_building_area_keep_its_opt_in(town, planner_client):
+    area = town["13353"]
+
+    planner_client.post(
+        f"/areas/{area.pk}/settings/",
+        {"name": "Leopoldplatz", "target_percent": "45", "deploys_at_target": "False"},
+    )
+
+    stored = Area.objects.get(pk=area.pk)
+    assert (stored.target_take_rate, stored.deploys_at_target, stored.phase) == (
+        Decimal("0.4500"),
+        False,
+        AreaPhase.IN_DEPLOYMENT,
+    )
