@@ -117,7 +117,7 @@ def _transition(*, area: Area, to: str, actor: User | None, reason: str) -> Area
     """The one place an area's phase is assigned: lock, check, set, history, event."""
     area = Area.objects.select_for_update().get(pk=area.pk)
     if not area.is_active:
-        raise DomainError(
+        raise Conflict(
             f"area {area.code} was split; change the phase of its parts", code="area_retired"
         )
     source = area.phase
