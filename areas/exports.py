@@ -2,7 +2,8 @@
 
 CSV is UTF-8 (with a byte-order mark, so spreadsheet programs read umlauts right) and
 rates as fractions (0.4123); XLSX has real numbers, rates in a percentage format, a bold
-frozen header with a filter, and column widths.
+frozen header with a filter, and column widths. Rows are read as plain values (no model
+instances, no geometry) and the workbook is written in openpyxl's streaming mode.
 """
 
 from __future__ import annotations
@@ -11,19 +12,39 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from areas.lifecycle import AreaPhase
 from areas.listing import AreaListing
-from areas.models import Area
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+
+# What an export reads of each listed area (model fields and the listing's annotations).
+FIELDS = [
+    "code",
+    "name",
+    "phase",
+    "is_active",
+    "homes",
+    "address_count",
+    "interests",
+    "orders",
+    "addresses_with_order",
+    "take_rate",
+    "interest_rate",
+    "target_take_rate",
+    "progress",
+    "is_ready",
+]
+PHASE_LABELS = dict(AreaPhase.choices)
+Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -31,38 +52,42 @@ class ExportColumn:
     """A column of the export: heading, value, its spreadsheet number format and width."""
 
     heading: str
-    value: Callable[[Area], Any]
+    value: Callable[[Row], Any]
     number_format: str = "General"
     width: int = 12
 
 
-def _rate(value: Decimal) -> float:
-    return float(value)
+def _field(name: str) -> Callable[[Row], Any]:
+    return lambda row: row[name]
+
+
+def _rate(name: str) -> Callable[[Row], float]:
+    return lambda row: float(row[name])
 
 
 EXPORT_COLUMNS = [
-    ExportColumn("Code", lambda area: area.code, width=14),
-    ExportColumn("Name", lambda area: area.name, width=30),
-    ExportColumn("Phase", lambda area: area.get_phase_display(), width=20),
-    ExportColumn("Active", lambda area: "yes" if area.is_active else "no (split)", width=11),
-    ExportColumn("Homes", lambda area: area.homes, "#,##0", width=10),
-    ExportColumn("Addresses", lambda area: area.address_count, "#,##0", width=11),
-    ExportColumn("Interests", lambda area: area.interests, "#,##0", width=11),
-    ExportColumn("Orders", lambda area: area.orders, "#,##0", width=10),
-    ExportColumn("Addresses with order", lambda area: area.addresses_with_order, "#,##0", 12),
-    ExportColumn("Take rate", lambda area: _rate(area.take_rate), "0.0%", width=11),
-    ExportColumn("Interest rate", lambda area: _rate(area.interest_rate), "0.0%", width=12),
-    ExportColumn("Target", lambda area: _rate(area.target_take_rate), "0.0%", width=10),
-    ExportColumn("Progress", lambda area: _rate(area.progress), "0%", width=10),
-    ExportColumn("Ready to build", lambda area: "yes" if area.is_ready else "no", width=10),
+    ExportColumn("Code", _field("code"), width=14),
+    ExportColumn("Name", _field("name"), width=30),
+    ExportColumn("Phase", lambda row: PHASE_LABELS.get(row["phase"], row["phase"]), width=20),
+    ExportColumn("Active", lambda row: "yes" if row["is_active"] else "no (split)", width=11),
+    ExportColumn("Homes", _field("homes"), "#,##0", width=10),
+    ExportColumn("Addresses", _field("address_count"), "#,##0", width=11),
+    ExportColumn("Interests", _field("interests"), "#,##0", width=11),
+    ExportColumn("Orders", _field("orders"), "#,##0", width=10),
+    ExportColumn("Addresses with order", _field("addresses_with_order"), "#,##0", width=12),
+    ExportColumn("Take rate", _rate("take_rate"), "0.0%", width=11),
+    ExportColumn("Interest rate", _rate("interest_rate"), "0.0%", width=12),
+    ExportColumn("Target", _rate("target_take_rate"), "0.0%", width=10),
+    ExportColumn("Progress", _rate("progress"), "0%", width=10),
+    ExportColumn("Ready to build", lambda row: "yes" if row["is_ready"] else "no", width=10),
 ]
 HEADINGS = [column.heading for column in EXPORT_COLUMNS]
 
 
 def export_rows(listing: AreaListing) -> Iterable[list[Any]]:
     """The listing's areas as rows of plain values, in its order."""
-    for area in listing.areas.iterator(chunk_size=2000):
-        yield [column.value(area) for column in EXPORT_COLUMNS]
+    for row in listing.areas.values(*FIELDS).iterator(chunk_size=2000):
+        yield [column.value(row) for column in EXPORT_COLUMNS]
 
 
 def export_filename(extension: str) -> str:
@@ -79,33 +104,39 @@ def areas_csv(listing: AreaListing) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADINGS)
-    for row in export_rows(listing):
-        writer.writerow([_csv_value(value) for value in row])
+    writer.writerows([_csv_value(value) for value in row] for row in export_rows(listing))
     return buffer.getvalue().encode("utf-8-sig")
 
 
 def areas_xlsx(listing: AreaListing) -> bytes:
     """The listing as an Excel workbook: one sheet, a frozen header, real numbers."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Areas"
-    sheet.append(HEADINGS)
-    header_fill = PatternFill("solid", fgColor="F0F4F8")
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = header_fill
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    for row in export_rows(listing):
-        sheet.append(row)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Areas")
     for index, column in enumerate(EXPORT_COLUMNS, start=1):
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = column.width
-        if column.number_format != "General":
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = column.number_format
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    sheet.row_dimensions[1].height = 30
+    header_font, header_fill = Font(bold=True), PatternFill("solid", fgColor="F0F4F8")
+    header_alignment = Alignment(vertical="center", wrap_text=True)
+    header = []
+    for heading in HEADINGS:
+        cell = WriteOnlyCell(sheet, value=heading)
+        cell.font, cell.fill, cell.alignment = header_font, header_fill, header_alignment
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    formats = [column.number_format for column in EXPORT_COLUMNS]
+    for row in export_rows(listing):
+        cells = []
+        for value, number_format in zip(row, formats, strict=True):
+            if number_format == "General":
+                cells.append(value)
+            else:
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = number_format
+                cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(HEADINGS))}{count + 1}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -190,7 +190,8 @@ class AreaListing:
         field = F(SORT_FIELDS[self.sort_key])
         order = field.desc() if self.descending else field.asc()
         tie_breakers = [] if self.sort_key == "code" else ["code"]
-        return self._filtered().order_by(order, *tie_breakers, "pk")
+        # the boundary is not shown in the list: leave it (and its parsing) out of the rows
+        return self._filtered().defer("boundary", "attributes").order_by(order, *tie_breakers, "pk")
 
     @cached_property
     def totals(self) -> ListTotals:
