@@ -4,8 +4,8 @@ One layer, `addresses`:
 
 - from zoom 14 (`POINTS_FROM_ZOOM`): one point per address, read from the stored
   `location_3857` column (no transform per request), with `id`, `status`,
-  `premises_type`, `units`, `area_id` (absent when the address is in no area) and
-  `label`; the MVT feature id is the address id too;
+  `premises_type`, `units` and `area_id` (absent when the address is in no area), and
+  from zoom 15 (`LABELS_FROM_ZOOM`) its `label` too;
 - below zoom 14: one point per grid cell of 1/16 tile (16 px on a 256-px tile) that holds
   addresses, at the cell's addresses' mean position, with `count` (addresses), `homes`
   (units), a count per status (`planned`, `awaiting_deployment`, `in_deployment`,
@@ -23,6 +23,9 @@ from common.tiles import BUFFER, EXTENT, MARGIN, tile_query
 from gis_core.lifecycle import AddressStatus
 
 POINTS_FROM_ZOOM = 14
+# A zoom-14 tile of a dense town holds ~8,000 addresses: labels would more than double it
+# (300 → 700 KB); from zoom 15 a tile holds a quarter of that.
+LABELS_FROM_ZOOM = 15
 # The pyramid's layout, frozen in gis_core/migrations/0003_address_tile_cells.py.
 CELLS_TOP_ZOOM = POINTS_FROM_ZOOM - 1
 CELLS_PER_TILE_SIDE = 16
@@ -31,16 +34,22 @@ LAYER = "addresses"
 # Most advanced first: CASE picks the first status that has the greatest count.
 _STATUSES_BY_PROGRESS = [status.value for status in reversed(AddressStatus)]
 
-_POINTS_SQL = f"""
-SELECT ST_AsMVT(tile, '{LAYER}', {EXTENT}, 'geom', 'feature_id')
+
+def _points_sql(columns: str) -> str:
+    return f"""
+SELECT ST_AsMVT(tile, '{LAYER}', {EXTENT}, 'geom')
   FROM (SELECT ST_AsMVTGeom(address.location_3857, ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
                             {EXTENT}, {BUFFER}, true) AS geom,
-               address.id AS feature_id, address.id, address.status, address.premises_type,
-               address.units, address.area_id, address.label
+               {columns}
           FROM gis_core_address AS address
          WHERE address.location_3857
                && ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {MARGIN})) AS tile
 """
+
+
+_POINT_COLUMNS = "address.id, address.status, address.premises_type, address.units, address.area_id"
+_POINTS_SQL = _points_sql(_POINT_COLUMNS)
+_LABELLED_POINTS_SQL = _points_sql(f"{_POINT_COLUMNS}, address.label")
 
 _DOMINANT = (
     "CASE greatest("
@@ -70,7 +79,8 @@ SELECT ST_AsMVT(tile, '{LAYER}', {EXTENT}, 'geom')
 def address_tile(z: int, x: int, y: int) -> bytes:
     """The `addresses` layer of tile z/x/y: points from zoom 14, grid cells below."""
     if z >= POINTS_FROM_ZOOM:
-        return tile_query(_POINTS_SQL, {"z": z, "x": x, "y": y})
+        sql = _LABELLED_POINTS_SQL if z >= LABELS_FROM_ZOOM else _POINTS_SQL
+        return tile_query(sql, {"z": z, "x": x, "y": y})
     side = CELLS_PER_TILE_SIDE
     return tile_query(
         _CELLS_SQL,
