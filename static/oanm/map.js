@@ -142,7 +142,11 @@
     url: config.urls.areas,
     colourBy: params.get("colour") === "take_rate" ? "take_rate" : "phase",
     phases: config.phases,
-    onSelect: (feature, layer, event) => openPopup(feature, event ? event.latlng : null),
+    onSelect: (feature, layer, event) => {
+      // while an area is being split, it stays the selected one
+      if (split.active()) areas.select(split.state.areaId);
+      else openPopup(feature, event ? event.latlng : null);
+    },
   });
 
   function areaFeature(id) {
@@ -422,11 +426,13 @@
             const points = [];
             const data = tile.layers && tile.layers.demand;
             if (!data) return points;
-            const scale = 256 / (data.extent || 4096);
+            const extent = data.extent || 4096;
+            const scale = 256 / extent;
             data.features.forEach((feature) => {
               const rings = feature.geometry || [];
               const first = rings[0] && rings[0][0] ? rings[0][0] : rings[0];
-              if (!first) return;
+              // a point in the tile's buffer belongs to the next tile: count it there only
+              if (!first || first.x < 0 || first.y < 0 || first.x >= extent || first.y >= extent) return;
               const latlng = map.unproject(
                 [coords.x * 256 + first.x * scale, coords.y * 256 + first.y * scale],
                 coords.z

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.gis.geos import Polygon
+from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.services import user_create
@@ -386,3 +387,38 @@ def test_addresses_come_from_the_vector_tiles_coloured_by_status(sign_in, town):
     )
     assert page.js_errors == []
     assert page.outside_requests == []
+
+
+def test_demand_points_come_from_the_vector_tiles(sign_in, town):
+    page = as_planner(sign_in, "/map/?addresses=off")
+    page.evaluate("() => oanmMap.map.setView([52.5505, 13.337], 17, {animate: false})")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-oanm-demand-pane path').length >= 4"
+    )
+    page.mouse.click(*screen_point(page, 13.337, 52.5505))  # the order in the east
+    popup = page.locator(".address-popup .leaflet-popup-content")
+    popup.wait_for()
+    assert popup.inner_text() == f"Order since {timezone.localdate().isoformat()}"
+    assert page.js_errors == []
+    assert page.outside_requests == []
+
+
+def test_the_heat_map_counts_each_interest_and_order_once(sign_in, town):
+    page = as_planner(sign_in, "/map/?demand=heat")
+    # 12 orders and 3 interests in the town, wherever the tile borders fall
+    page.wait_for_function("() => oanmMap.demand.heat.points === 15")
+    page.uncheck("[data-demand-kind=interest]")
+    page.wait_for_function("() => oanmMap.demand.heat.points === 12")
+    assert page.inner_text(".demand-legend .legend-scale") == "fewer\norders\nmore"
+    assert page.js_errors == []
+
+
+def test_demand_of_the_selected_area_only(sign_in, town):
+    east = town["east"]
+    page = as_planner(sign_in, f"/map/?area={east.pk}&demand=heat")
+    page.evaluate("() => oanmMap.map.fitBounds(oanmMap.areas.bounds(), {animate: false})")
+    page.wait_for_function("() => oanmMap.demand.heat.points === 15")
+    with page.expect_request(lambda r: "/tiles/demand/" in r.url and f"?area={east.pk}" in r.url):
+        page.check("[data-demand-area-only]")
+    page.wait_for_function("() => oanmMap.demand.heat.points === 4")  # 1 order, 3 interests
+    assert page.js_errors == []
