@@ -97,6 +97,10 @@ class Interest(models.Model):
     registered_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=30, blank=True, help_text="web, door-to-door, event …")
+    # The address's location in EPSG:3857, copied by a database trigger (demand tiles).
+    location_3857 = models.PointField(
+        srid=3857, null=True, blank=True, editable=False, spatial_index=False
+    )
 
     class Meta:
         ordering = ["-registered_at"]
@@ -105,7 +109,12 @@ class Interest(models.Model):
                 fields=["address"],
                 condition=models.Q(withdrawn_at__isnull=True),
                 name="interest_live_by_address",
-            )
+            ),
+            GistIndex(
+                fields=["location_3857"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="interest_live_location",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -129,6 +138,10 @@ class Signup(models.Model):
     order_key = models.CharField(max_length=80, unique=True)
     signed_up_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The address's location in EPSG:3857, copied by a database trigger (demand tiles).
+    location_3857 = models.PointField(
+        srid=3857, null=True, blank=True, editable=False, spatial_index=False
+    )
 
     class Meta:
         ordering = ["-signed_up_at"]
@@ -137,7 +150,12 @@ class Signup(models.Model):
                 fields=["address"],
                 condition=models.Q(withdrawn_at__isnull=True),
                 name="signup_live_by_address",
-            )
+            ),
+            GistIndex(
+                fields=["location_3857"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="signup_live_location",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -236,3 +254,28 @@ class AreaSplit(models.Model):
 
     def __str__(self) -> str:
         return f"split of {self.parent_id} into {self.first_child_id} and {self.second_child_id}"
+
+
+class DemandCellCount(models.Model):
+    """What one grid cell of the demand-tile pyramid holds at one zoom (areas.tiles).
+
+    Live interests and orders per cell of 1/16 tile, kept by database triggers on the
+    demand book (and on address moves); like gis_core.AddressCellCount, a cell's figures
+    are the sum of its rows.
+    """
+
+    zoom = models.PositiveSmallIntegerField()
+    cell_x = models.IntegerField()
+    cell_y = models.IntegerField()
+    interests = models.IntegerField(default=0)
+    orders = models.IntegerField(default=0)
+    sum_x = models.FloatField(default=0, help_text="Sum of the demand's EPSG:3857 x.")
+    sum_y = models.FloatField(default=0, help_text="Sum of the demand's EPSG:3857 y.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["zoom", "cell_x", "cell_y"], name="demand_cell_count_cell"),
+        ]
+
+    def __str__(self) -> str:
+        return f"z{self.zoom} cell {self.cell_x}/{self.cell_y}: {self.interests} + {self.orders}"

@@ -12,12 +12,19 @@ interest and per live signup at its address: `kind` ("interest" or "order"),
 `address_id`, `area_id` (absent outside areas), `at` (the day it was registered, ISO,
 in the project's time zone). Below zoom 13, one point per grid cell of 1/16 tile (the
 address tiles' grid) at the mean position of its demand: `count`, `interests`,
-`orders`. Both can be restricted to one area's addresses (`area_id`).
+`orders`, read from the pyramid the database keeps in `DemandCellCount` (migration
+0004), so a county-wide tile reads a few hundred rows. Both can be restricted to one
+area's addresses (`area_id`); its cells are then counted from its own demand rows.
+
+Every interest and signup keeps a copy of its address's EPSG:3857 location (a database
+trigger sets it, and rewrites it when the address moves), so live demand in a tile is
+found by a partial GiST index without joining the addresses.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connection
 
 from common.tiles import BUFFER, EXTENT, MARGIN, WORLD_HALF_WIDTH, tile_query, tile_size
 
@@ -49,43 +56,68 @@ SELECT ST_AsMVT(tile, '{AREAS_LAYER}', {EXTENT}, 'geom', 'feature_id')
 """
 
 
-def _live_demand(where: str) -> str:
-    """Live interests and signups with their address, one row each (kind, point, …)."""
+_ENVELOPE = "ST_TileEnvelope(%(z)s, %(x)s, %(y)s)"
+_ENVELOPE_WITH_MARGIN = f"ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {MARGIN})"
+
+
+def _live_demand(envelope: str, *, in_area: bool = False) -> str:
+    """Live interests and signups in the envelope, one row each, at the location they keep
+    of their address (found by partial GiST indexes, no join); `in_area`: one area's only."""
+
+    def where(row: str) -> str:
+        area = (
+            f" AND {row}.address_id IN"
+            " (SELECT id FROM gis_core_address WHERE area_id = %(area_id)s)"
+        )
+        return f"{row}.withdrawn_at IS NULL AND {row}.location_3857 && {envelope}" + (
+            area if in_area else ""
+        )
+
     return f"""
-        SELECT 'interest' AS kind, address.location_3857 AS point, address.id AS address_id,
-               address.area_id, interest.registered_at AS at
+        SELECT 'interest' AS kind, interest.location_3857 AS point, interest.address_id,
+               interest.registered_at AS at
           FROM areas_interest AS interest
-          JOIN gis_core_address AS address ON address.id = interest.address_id
-         WHERE interest.withdrawn_at IS NULL AND {where}
+         WHERE {where("interest")}
         UNION ALL
-        SELECT 'order', address.location_3857, address.id, address.area_id, signup.signed_up_at
+        SELECT 'order', signup.location_3857, signup.address_id, signup.signed_up_at
           FROM areas_signup AS signup
-          JOIN gis_core_address AS address ON address.id = signup.address_id
-         WHERE signup.withdrawn_at IS NULL AND {where}
+         WHERE {where("signup")}
     """
 
 
-_AREA_FILTER = "address.area_id = %(area_id)s"
-
-
-def _demand_points_sql(area_filter: str) -> str:
-    where = f"address.location_3857 && ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {MARGIN})"
+def _demand_points_sql(*, restricted: bool) -> str:
     return f"""
 SELECT ST_AsMVT(tile, '{DEMAND_LAYER}', {EXTENT}, 'geom')
-  FROM (SELECT ST_AsMVTGeom(demand.point, ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
-                            {EXTENT}, {BUFFER}, true) AS geom,
-               demand.kind, demand.address_id, demand.area_id,
+  FROM (SELECT ST_AsMVTGeom(demand.point, {_ENVELOPE}, {EXTENT}, {BUFFER}, true) AS geom,
+               demand.kind, demand.address_id,
+               (SELECT address.area_id FROM gis_core_address AS address
+                 WHERE address.id = demand.address_id) AS area_id,
                to_char(demand.at AT TIME ZONE %(time_zone)s, 'YYYY-MM-DD') AS at
-          FROM ({_live_demand(f"{where} {area_filter}")}) AS demand) AS tile
+          FROM ({_live_demand(_ENVELOPE_WITH_MARGIN)}) AS demand) AS tile
+ {"WHERE tile.area_id = %(area_id)s" if restricted else ""}
 """
 
 
-def _demand_cells_sql(area_filter: str) -> str:
-    where = "address.location_3857 && ST_TileEnvelope(%(z)s, %(x)s, %(y)s)"
-    return f"""
+_DEMAND_CELLS_SQL = f"""
 SELECT ST_AsMVT(tile, '{DEMAND_LAYER}', {EXTENT}, 'geom')
-  FROM (SELECT ST_AsMVTGeom(ST_Point(cell.x, cell.y, 3857),
-                            ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {EXTENT}, {BUFFER}, true)
+  FROM (SELECT ST_AsMVTGeom(ST_Point(sum_x / count, sum_y / count, 3857), {_ENVELOPE},
+                            {EXTENT}, {BUFFER}, true) AS geom,
+               count, interests, orders
+          FROM (SELECT sum(interests + orders)::integer AS count,
+                       sum(interests)::integer AS interests, sum(orders)::integer AS orders,
+                       sum(sum_x) AS sum_x, sum(sum_y) AS sum_y
+                  FROM areas_demandcellcount
+                 WHERE zoom = %(z)s
+                   AND cell_x BETWEEN %(cell_x_min)s AND %(cell_x_max)s
+                   AND cell_y BETWEEN %(cell_y_min)s AND %(cell_y_max)s
+                 GROUP BY cell_x, cell_y
+                HAVING sum(interests + orders) > 0) AS cell) AS tile
+"""
+
+# One area's demand below zoom 13: counted from its rows (an area holds a few thousand).
+_AREA_DEMAND_CELLS_SQL = f"""
+SELECT ST_AsMVT(tile, '{DEMAND_LAYER}', {EXTENT}, 'geom')
+  FROM (SELECT ST_AsMVTGeom(ST_Point(cell.x, cell.y, 3857), {_ENVELOPE}, {EXTENT}, {BUFFER}, true)
                  AS geom,
                cell.count, cell.interests, cell.orders
           FROM (SELECT floor((ST_X(demand.point) + {WORLD_HALF_WIDTH}) / %(cell)s) AS cell_x,
@@ -94,19 +126,17 @@ SELECT ST_AsMVT(tile, '{DEMAND_LAYER}', {EXTENT}, 'geom')
                        (count(*) FILTER (WHERE demand.kind = 'interest'))::integer AS interests,
                        (count(*) FILTER (WHERE demand.kind = 'order'))::integer AS orders,
                        avg(ST_X(demand.point)) AS x, avg(ST_Y(demand.point)) AS y
-                  FROM ({_live_demand(f"{where} {area_filter}")}) AS demand
+                  FROM ({_live_demand(_ENVELOPE, in_area=True)}) AS demand
                  GROUP BY 1, 2) AS cell
          WHERE cell.cell_x BETWEEN %(cell_x_min)s AND %(cell_x_max)s
            AND cell.cell_y BETWEEN %(cell_y_min)s AND %(cell_y_max)s) AS tile
 """
 
-
 _DEMAND_SQL = {
-    (points, restricted): (_demand_points_sql if points else _demand_cells_sql)(
-        f"AND {_AREA_FILTER}" if restricted else ""
-    )
-    for points in (True, False)
-    for restricted in (True, False)
+    (True, False): _demand_points_sql(restricted=False),
+    (True, True): _demand_points_sql(restricted=True),
+    (False, False): _DEMAND_CELLS_SQL,
+    (False, True): _AREA_DEMAND_CELLS_SQL,
 }
 
 
@@ -133,3 +163,12 @@ def demand_tile(z: int, x: int, y: int, *, area_id: int | None = None) -> bytes:
             cell_y_max=y * side + side - 1,
         )
     return tile_query(_DEMAND_SQL[points, area_id is not None], params)
+
+
+def demand_cells_rebuild() -> None:
+    """Recount the whole demand-tile pyramid from the demand book.
+
+    The triggers keep it right on every write; this is for loads that bypass triggers.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT areas_demand_cells_rebuild()")

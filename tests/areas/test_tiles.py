@@ -1,5 +1,7 @@
 """Area and demand vector tiles: /tiles/areas/… and /tiles/demand/… (owner staff only)."""
 
+import math
+from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -7,7 +9,7 @@ import pytest
 from django.contrib.gis.geos import Point
 
 from areas.lifecycle import AreaPhase
-from areas.models import Area, AreaFigures, Interest
+from areas.models import Area, AreaFigures, DemandCellCount, Interest, Signup
 from areas.services import (
     area_split,
     interest_register,
@@ -15,6 +17,9 @@ from areas.services import (
     signup_record,
     signup_withdraw,
 )
+from areas.tiles import demand_cells_rebuild
+from gis_core.models import Address
+from gis_core.services import address_update
 from tests.accounts.factories import UserFactory
 from tests.areas.factories import AreaFactory, square
 from tests.areas.town import build_town
@@ -53,6 +58,44 @@ def demand_features(client, z: int, x: int, y: int, **params) -> list[dict]:
 
 def address_at(lon: float, lat: float):
     return AddressFactory(location=Point(lon, lat, srid=4326))
+
+
+HALF = 20037508.342789244
+
+
+def demand_pyramid() -> dict:
+    """The stored demand pyramid, each cell's rows summed: {(zoom, x, y): (i, o, sx, sy)}."""
+    cells: dict = defaultdict(lambda: [0, 0, 0.0, 0.0])
+    for row in DemandCellCount.objects.all():
+        sums = cells[row.zoom, row.cell_x, row.cell_y]
+        for index, value in enumerate([row.interests, row.orders, row.sum_x, row.sum_y]):
+            sums[index] += value
+    return {cell: tuple(v) for cell, v in cells.items() if v[0] or v[1]}
+
+
+def demand_recount() -> dict:
+    """The demand pyramid as it should be, counted in Python from the live demand."""
+    cells: dict = defaultdict(lambda: [0, 0, 0.0, 0.0])
+    live = [
+        *((0, i.address) for i in Interest.objects.filter(withdrawn_at=None)),
+        *((1, s.address) for s in Signup.objects.filter(withdrawn_at=None)),
+    ]
+    for kind, address in live:
+        point = Address.objects.get(pk=address.pk).location_3857
+        for zoom in range(13):
+            size = 2 * HALF / 2 ** (zoom + 4)
+            key = (zoom, math.floor((point.x + HALF) / size), math.floor((HALF - point.y) / size))
+            cells[key][kind] += 1
+            cells[key][2] += point.x
+            cells[key][3] += point.y
+    return {cell: tuple(v) for cell, v in cells.items()}
+
+
+def assert_demand_pyramid_is_right() -> None:
+    stored, expected = demand_pyramid(), demand_recount()
+    assert {c: v[:2] for c, v in stored.items()} == {c: v[:2] for c, v in expected.items()}
+    for cell, values in expected.items():
+        assert stored[cell][2:] == pytest.approx(values[2:], abs=1e-3)
 
 
 # ---------------------------------------------------------------- areas
@@ -349,6 +392,70 @@ def test_a_demand_tile_has_the_tile_headers(staff):
     assert (response.status_code, response["Content-Type"]) == (200, MVT)
     assert response["Cache-Control"] == "private, max-age=60"
     assert again.status_code == 304
+
+
+def test_every_demand_row_keeps_its_address_location(db):
+    home = address_at(LON, LAT)
+    interest = interest_register(address=home)
+    signup = signup_record(address=home, order_key="order:k")
+
+    stored = Address.objects.get(pk=home.pk).location_3857
+    assert Interest.objects.get(pk=interest.pk).location_3857 == stored
+    assert Signup.objects.get(pk=signup.pk).location_3857 == stored
+
+
+def test_demand_moves_with_its_address(staff):
+    home = address_at(LON, LAT)
+    interest_register(address=home)
+    signup_record(address=home, order_key="order:m")
+    old_tile = tile_of(LON, LAT, 16)
+
+    address_update(address=home, location=Point(LON + 0.01, LAT + 0.01, srid=4326))
+
+    assert get(staff, "demand", *old_tile).status_code == 204
+    moved = demand_features(staff, *tile_of(LON + 0.01, LAT + 0.01, 16))
+    assert sorted(f["properties"]["kind"] for f in moved) == ["interest", "order"]
+    assert Interest.objects.get().location_3857 == Address.objects.get().location_3857
+    assert_demand_pyramid_is_right()
+
+
+def test_the_demand_pyramid_follows_every_change_of_the_demand_book(db):
+    homes = [address_at(LON + n * 0.003, LAT + n * 0.002) for n in range(5)]
+    interests = [interest_register(address=home) for home in homes]
+    for n, home in enumerate(homes[:3]):
+        signup_record(address=home, order_key=f"order:{n}")
+    assert_demand_pyramid_is_right()
+
+    interest_withdraw(interest=interests[0])
+    signup_withdraw(order_key="order:1")
+    assert_demand_pyramid_is_right()
+
+    Interest.objects.bulk_create(
+        [Interest(address=home, source="survey import") for home in homes[2:]]
+    )
+    assert_demand_pyramid_is_right()
+
+    address_update(address=homes[2], location=Point(LON - 0.04, LAT + 0.03, srid=4326))
+    assert_demand_pyramid_is_right()
+
+    Address.objects.filter(pk=homes[4].pk).delete()  # its interests go with it
+    assert_demand_pyramid_is_right()
+
+    Interest.objects.all().delete()
+    Signup.objects.all().delete()
+    assert demand_pyramid() == {}
+
+
+def test_the_demand_pyramid_rebuild_recounts_it(db):
+    for n in range(6):
+        interest_register(address=address_at(LON + n * 0.004, LAT))
+    before = demand_pyramid()
+    DemandCellCount.objects.filter(zoom__gt=4).delete()
+
+    demand_cells_rebuild()
+
+    assert demand_pyramid().keys() == before.keys()
+    assert_demand_pyramid_is_right()
 
 
 # ---------------------------------------------------------------- who may read them
