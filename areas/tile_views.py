@@ -3,11 +3,11 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from accounts.permissions import IsOwnerStaff
 from areas.models import Area
 from areas.tiles import area_tile, demand_tile
 from common.errors import DomainError, NotFound
 from common.tiles import TileView, tile_schema
+from gis_core.tile_views import IsOwnerStaffForTiles
 
 AREA_PARAMETER = OpenApiParameter(
     "area",
@@ -20,7 +20,7 @@ AREA_PARAMETER = OpenApiParameter(
 class AreaTileView(TileView):
     """Active areas with their phase and demand figures as Mapbox Vector Tiles."""
 
-    permission_classes = [IsOwnerStaff]
+    permission_classes = [IsOwnerStaffForTiles]
 
     @tile_schema(
         "tile_areas",
@@ -40,7 +40,7 @@ class AreaTileView(TileView):
 class DemandTileView(TileView):
     """Live interests and orders as points (zoom 13 and up) or grid cells."""
 
-    permission_classes = [IsOwnerStaff]
+    permission_classes = [IsOwnerStaffForTiles]
 
     @tile_schema(
         "tile_demand",
