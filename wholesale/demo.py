@@ -1,0 +1,216 @@
+"""Demo scenario: three ISPs, and the orders that tell each area's story.
+
+- 13405 (live) and 13353 (in deployment) signed up well above their targets; in 13353 every
+  address with an order is being built, in 13405 they are connected and most activated;
+- 13347 is just below its target and opted in to deploy at the target: two more signups
+  and it moves into deployment on its own;
+- 13349 is far below its target as a whole, but its northern third is above it (a case
+  for a split: connect the north now, keep gathering in the south);
+- 13407 is above its target but not opted in: flagged ready to build, waiting for a planner;
+- the planning areas have interest (areas.demo) and no orders.
+
+Orders are spread over the last `HISTORY_DAYS` days, a few are cancelled (today), a few are
+connection-only, a few addresses order twice; the daily series is then rebuilt from the
+demand book's dates. Everything goes through the services and is picked by hashes of the
+addresses' OSM ids, so the scenario is the same on every run and a second run changes nothing.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.roles import OrganisationKind, Role
+from accounts.services import organisation_create, user_create
+from areas.demo import HISTORY_DAYS, area_homes, demand_unit, demo_moment, ranked_addresses
+from areas.figures import backfill_daily_figures
+from areas.lifecycle import AreaPhase
+from areas.models import Area
+from areas.services import area_update
+from common.demo import DemoContext, demo_step
+from gis_core.lifecycle import AddressStatus
+from gis_core.models import Address
+from gis_core.services import address_activate, address_connect, address_start_deployment
+from wholesale.lifecycle import LIVE_ORDER_STATUSES
+from wholesale.models import Order
+from wholesale.services import order_cancel, order_place
+
+REASON = "demo scenario"
+ISP_PASSWORD = "oanm-isp"  # noqa: S105  (a demo login, printed by demo_load)
+# name, login, and the share of a roll below which an order goes to it (the rest: the last)
+ISPS = [
+    ("Spree Net", "isp-spree", 0.46),
+    ("Kiez Online", "isp-kiez", 0.80),
+    ("Panke Glasfaser", "isp-panke", 1.0),
+]
+CONNECTION_ONLY_SHARE = 0.04  # orders for the connection alone, no ISP yet
+SECOND_ORDER_SHARE = 0.03  # addresses where a second household orders from another ISP
+ACTIVATED_SHARE = 0.7  # connected addresses in the live area whose ISP has activated
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """An area's live take rate, its cancellations, when its orders came, and the build."""
+
+    take_rate: Decimal
+    cancelled: int
+    oldest: int
+    newest: int
+    recent_weight: float = 1.0
+    north_tilt: float = 0.0
+    build: str = ""  # how far its ordered addresses are built: "", in_deployment or connected
+
+
+# code → its demand (targets: areas.demo.SCENARIO).
+ORDER_SCENARIO = {
+    "13405": OrderPlan(Decimal("0.55"), 3, oldest=120, newest=45, build=AddressStatus.CONNECTED),
+    "13353": OrderPlan(
+        Decimal("0.45"), 4, oldest=120, newest=20, build=AddressStatus.IN_DEPLOYMENT
+    ),
+    # 50 of 129 homes: 0.3876 of the 0.40 target; 51 at the peak, still below it
+    "13347": OrderPlan(Decimal("0.3876"), 1, oldest=100, newest=1, recent_weight=1.6),
+    "13349": OrderPlan(Decimal("0.15"), 4, oldest=110, newest=1, north_tilt=0.9),
+    "13407": OrderPlan(Decimal("0.545"), 2, oldest=100, newest=1, recent_weight=1.3),
+}
+# Opted in to move into deployment on its own at its target; it stays below it here.
+DEPLOYS_AT_TARGET = ["13347"]
+
+
+def demo_isps() -> list[Organisation]:
+    """The demo ISPs, in the order of `ISPS` (created on first use)."""
+    isps = []
+    for name, _, _ in ISPS:
+        isp = Organisation.objects.filter(name=name).first()
+        isps.append(isp or organisation_create(name=name, kind=OrganisationKind.ISP))
+    return isps
+
+
+@demo_step(order=50, name="ISPs and their logins")
+def create_isps(context: DemoContext) -> None:
+    for isp, (_, username, _) in zip(demo_isps(), ISPS, strict=True):
+        if not User.objects.filter(username=username).exists():
+            user_create(
+                username=username, organisation=isp, role=Role.ISP_USER, password=ISP_PASSWORD
+            )
+            context.say(f"created ISP {isp.name} with login {username}")
+        context.logins.append((username, ISP_PASSWORD, f"{Role.ISP_USER.label} at {isp.name}"))
+
+
+def _isp_for(key: str, isps: list[Organisation]) -> Organisation | None:
+    if demand_unit("connection-only", key) < CONNECTION_ONLY_SHARE:
+        return None
+    roll = demand_unit("isp", key)
+    return next(isp for isp, (_, _, limit) in zip(isps, ISPS, strict=True) if roll < limit)
+
+
+def _other_isp(isp: Organisation | None, isps: list[Organisation]) -> Organisation:
+    return isps[(isps.index(isp) + 1) % len(isps)] if isp in isps else isps[0]
+
+
+def _place_once(
+    orders: dict[tuple[int, int | None], Order],
+    address: Address,
+    isp: Organisation | None,
+    placed_at: datetime,
+) -> Order:
+    """The order of this ISP (or connection-only) at the address, placed if there is none."""
+    key = (address.pk, isp.pk if isp else None)
+    if key not in orders:
+        orders[key] = order_place(address=address, isp=isp, placed_at=placed_at)
+    return orders[key]
+
+
+def _build(address: Address, *, connect: bool, activate: bool) -> None:
+    """Walk an address with a live order into deployment, to connected and activated."""
+    if address.status == AddressStatus.AWAITING_DEPLOYMENT:
+        address = address_start_deployment(address=address, reason=REASON)
+    if connect and address.status == AddressStatus.IN_DEPLOYMENT:
+        address = address_connect(address=address, reason=REASON)
+    if connect and activate and address.status == AddressStatus.CONNECTED:
+        address_activate(address=address, reason=REASON)
+
+
+@demo_step(order=60, name="Orders in the areas")
+@transaction.atomic
+def place_orders(context: DemoContext) -> None:
+    """Each area's orders in time order, then its cancellations, its build and second orders."""
+    isps = demo_isps()
+    today = timezone.localdate()
+    for code, plan in ORDER_SCENARIO.items():
+        area = Area.objects.filter(code=code, is_active=True).first()
+        if area is None:
+            context.say(f"area {code} is missing; skipped")
+            continue
+        live = round(plan.take_rate * area_homes(area))
+        chosen = ranked_addresses(area, salt=f"order:{code}", north_tilt=plan.north_tilt)
+        chosen = chosen[: live + plan.cancelled]
+        orders = {
+            (order.address_id, order.isp_id): order
+            for order in Order.objects.filter(address__area=area).order_by("pk")
+        }
+        before = len(orders)
+        first_orders = {}
+        moments = {
+            address.pk: demo_moment(
+                today,
+                f"order:{address.demo_key}",
+                oldest=plan.oldest,
+                newest=plan.newest,
+                recent_weight=plan.recent_weight,
+            )
+            for address in chosen
+        }
+        for address in sorted(chosen, key=lambda address: (moments[address.pk], address.pk)):
+            isp = _isp_for(address.demo_key, isps)
+            first_orders[address.pk] = _place_once(orders, address, isp, moments[address.pk])
+        for address in chosen[live:]:  # the last ones picked change their minds today
+            order = first_orders[address.pk]
+            if order.status in LIVE_ORDER_STATUSES:
+                order_cancel(order=order, reason="customer changed their mind")
+        to_build = {address.pk: address for address in chosen[:live]} if plan.build else {}
+        for address in Address.objects.filter(pk__in=to_build).order_by("pk"):
+            activate = (
+                first_orders[address.pk].isp_id is not None
+                and demand_unit("activated", to_build[address.pk].demo_key) < ACTIVATED_SHARE
+            )
+            _build(address, connect=plan.build == AddressStatus.CONNECTED, activate=activate)
+        for address in chosen[:live]:
+            if demand_unit("second-order", address.demo_key) < SECOND_ORDER_SHARE:
+                first = first_orders[address.pk]
+                halfway = first.placed_at + (timezone.now() - first.placed_at) / 2
+                _place_once(orders, address, _other_isp(first.isp, isps), halfway)
+        placed = len(orders) - before
+        statuses = Counter(
+            Address.objects.filter(area=area).values_list("status", flat=True).order_by()
+        )
+        context.say(
+            f"{code}: {placed} orders placed; addresses "
+            + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        )
+    for code in DEPLOYS_AT_TARGET:
+        _opt_in_to_deploy_at_target(code, context)
+
+
+def _opt_in_to_deploy_at_target(code: str, context: DemoContext) -> None:
+    """Opt an area in only while it is below its target: opting in at or above it deploys it."""
+    area = Area.objects.filter(code=code, is_active=True).select_related("figures").first()
+    if area is None or area.deploys_at_target or area.phase != AreaPhase.DEMAND_AGGREGATION:
+        return
+    if area.figures.progress >= 1:
+        context.say(f"{code} has reached its target already; not opted in to deploy at it")
+        return
+    area_update(area=area, deploys_at_target=True)
+    context.say(f"{code} deploys on its own at its target ({area.figures.progress:.0%} now)")
+
+
+@demo_step(order=70, name="Demand history (daily series)")
+def backfill_history(context: DemoContext) -> None:
+    """The areas' daily series for the whole history, from the demand book's dates."""
+    since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
+    areas = Area.objects.filter(is_active=True).values_list("pk", flat=True)
+    rows = backfill_daily_figures(areas, since=since)
+    context.say(f"{rows} daily rows from {since} to today")
