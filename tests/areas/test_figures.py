@@ -1,6 +1,6 @@
 """Demand figures are always true: after imports, orders, cancellations, interests, moved
-addresses, reshaped areas and new targets, every area's figures (and today's daily row) equal
-a brute-force recount; the backfilled daily series equals a recount of each day."""
+addresses, reshaped areas, new targets and splits, every area's figures (and today's daily
+row) equal a brute-force recount; the backfilled daily series equals a recount of each day."""
 
 import json
 from datetime import datetime, time, timedelta
