@@ -659,3 +659,18 @@ def test_settings_of_a_building_area_keep_its_opt_in(town, planner_client):
         False,
         AreaPhase.IN_DEPLOYMENT,
     )
+
+
+def test_a_phase_move_posted_for_a_split_area_is_refused_with_a_message(split_town, planner_client):
+    town, _ = split_town
+    parent = town["13349"]
+
+    response = planner_client.post(
+        f"/areas/{parent.pk}/phase/", {"to": "in_deployment"}, follow=True
+    )
+
+    assert messages_of(response) == [
+        "area 13349 was split; change the phase of its parts. Nothing changed."
+    ]
+    stored = Area.objects.get(pk=parent.pk)
+    assert (stored.phase, stored.is_active) == (AreaPhase.DEMAND_AGGREGATION, False)
