@@ -26,6 +26,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from areas.models import Area, Interest
 from common.tiles import BUFFER, EXTENT, MARGIN, WORLD_HALF_WIDTH, tile_query, tile_size
 
 DEMAND_POINTS_FROM_ZOOM = 13
@@ -149,7 +150,7 @@ def area_tile(z: int, x: int, y: int) -> bytes:
     """The `areas` layer of tile z/x/y: active areas with their figures."""
     # half a pixel of a 256-pixel tile: simpler outlines, no visible change
     tolerance = tile_size(z) / 512
-    return tile_query(_AREAS_SQL, {"z": z, "x": x, "y": y, "tolerance": tolerance})
+    return tile_query(_AREAS_SQL, {"z": z, "x": x, "y": y, "tolerance": tolerance}, model=Area)
 
 
 def demand_tile(z: int, x: int, y: int, *, area_id: int | None = None) -> bytes:
@@ -167,7 +168,7 @@ def demand_tile(z: int, x: int, y: int, *, area_id: int | None = None) -> bytes:
             cell_y_min=y * side,
             cell_y_max=y * side + side - 1,
         )
-    return tile_query(_DEMAND_SQL[points, area_id is not None], params)
+    return tile_query(_DEMAND_SQL[points, area_id is not None], params, model=Interest)
 
 
 def demand_cells_rebuild() -> None:

@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
@@ -62,18 +62,22 @@ def tile_size(z: int) -> float:
     return 2 * WORLD_HALF_WIDTH / (1 << z)
 
 
-def tile_query(sql: str, params: Mapping[str, Any]) -> bytes:
+def tile_query(sql: str, params: Mapping[str, Any], *, model: type | None = None) -> bytes:
     """Run one `SELECT ST_AsMVT(…)` and return the tile's bytes (b"" when it has no features).
 
-    Parallel query made tiles erratic (25–65 ms spikes instead of a steady ~5 ms), so it is
-    switched off for the tile's own transaction only. With client-side binding (Django's
-    default for psycopg 3) the setting and the query go as one simple-protocol message,
-    which PostgreSQL runs as one implicit transaction: one round trip instead of four
-    (BEGIN, SET LOCAL, SELECT, COMMIT).
+    `model` names the main table read, so a database router can send tiles to a read
+    replica (docs/scaling.md). Parallel query made tiles erratic (25–65 ms spikes instead
+    of a steady ~5 ms), so it is switched off for the tile's transaction (inside an outer
+    transaction, until that one ends). With client-side binding (Django's default for
+    psycopg 3) the setting and the query go as one simple-protocol message, which
+    PostgreSQL runs as one implicit transaction: one round trip instead of four (BEGIN,
+    SET LOCAL, SELECT, COMMIT).
     """
+    alias = router.db_for_read(model) if model is not None else DEFAULT_DB_ALIAS
+    connection = connections[alias]
     with connection.cursor() as cursor:
         if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
-            with transaction.atomic():
+            with transaction.atomic(using=alias):
                 cursor.execute(NO_PARALLEL_QUERY)
                 cursor.execute(sql, params)
                 row = cursor.fetchone()

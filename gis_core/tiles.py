@@ -21,6 +21,7 @@ from django.db import connection
 
 from common.tiles import BUFFER, EXTENT, MARGIN, tile_query
 from gis_core.lifecycle import AddressStatus
+from gis_core.models import Address
 
 POINTS_FROM_ZOOM = 14
 # A zoom-14 tile of a dense town holds ~8,000 addresses: labels would more than double it
@@ -80,11 +81,12 @@ def address_tile(z: int, x: int, y: int) -> bytes:
     """The `addresses` layer of tile z/x/y: points from zoom 14, grid cells below."""
     if z >= POINTS_FROM_ZOOM:
         sql = _LABELLED_POINTS_SQL if z >= LABELS_FROM_ZOOM else _POINTS_SQL
-        return tile_query(sql, {"z": z, "x": x, "y": y})
+        return tile_query(sql, {"z": z, "x": x, "y": y}, model=Address)
     side = CELLS_PER_TILE_SIDE
     return tile_query(
         _CELLS_SQL,
-        {
+        model=Address,
+        params={
             "z": z,
             "x": x,
             "y": y,
