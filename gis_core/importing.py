@@ -222,7 +222,7 @@ SELECT checked.file_row, checked.external_id, checked.reject_reason,
        {", ".join(f"checked.{name}" for name in stored)},
        checked.location, checked.raw_attributes, reference.address_id,
        CASE WHEN checked.reject_reason IS NULL AND reference.address_id IS NULL
-            THEN nextval(pg_get_serial_sequence(%s, 'id')) END AS new_id
+            THEN nextval(%s::regclass) END AS new_id
   FROM (
     SELECT windowed.*, CASE {reason_sql} END AS reject_reason
       FROM (
@@ -309,8 +309,10 @@ def _upsert(
         step("validating", 0, 1)
         cursor.execute(f"ANALYZE {staged.qualified}")
         sql, attribute_params = _checks_sql(staged, resolved, cursor)
-        # Parameters in the order they appear: the sequence's table, attribute keys, system.
-        cursor.execute(sql, [address_table, *attribute_params, system])
+        # Parameters in the order they appear: the id sequence, attribute keys, system.
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [address_table])
+        sequence = cursor.fetchone()[0]  # looked up once: per row it costs more than nextval
+        cursor.execute(sql, [sequence, *attribute_params, system])
         cursor.execute(
             f"""
             SELECT count(*) FILTER (WHERE new_id IS NOT NULL),

@@ -44,6 +44,9 @@ SINGLE_LAYER_SUFFIXES = {".geojson", ".json", ".geojsonl", ".geojsons", ".csv", 
 CSV_X_NAMES = "lon,lng,long,longitude,x,easting"
 CSV_Y_NAMES = "lat,latitude,y,northing"
 CSV_GEOMETRY_NAMES = "wkt,geometry,geom,the_geom"
+DBF_NAME_LENGTH = 10
+# A GDAL connection string or virtual path ("PG:…", "OAPIF:…", "/vsizip/…"), not a local file.
+NOT_A_LOCAL_FILE = re.compile(r"^(/vsi|[A-Za-z][A-Za-z0-9+.-]+:)")
 
 # (stage, done, total): called as a stage advances; ConsoleProgress draws it.
 ProgressCallback = Callable[[str, float, float], None]
@@ -147,6 +150,10 @@ def resolve_mapping(
     def find(name: str) -> str | None:
         return name if name in columns else by_lower.get(name.lower())
 
+    def find_default(name: str) -> str | None:
+        # A Shapefile (DBF) cuts field names to 10 characters: housenumber → housenumbe.
+        return find(name) or (find(name[:DBF_NAME_LENGTH]) if len(name) > DBF_NAME_LENGTH else None)
+
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(defaults))
     if unknown:
@@ -170,7 +177,8 @@ def resolve_mapping(
             resolved[target] = column
         else:
             resolved[target] = next(
-                (column for name in candidates if (column := find(name)) is not None), None
+                (column for name in candidates if (column := find_default(name)) is not None),
+                None,
             )
     return resolved
 
@@ -307,7 +315,7 @@ def _layers(path: str) -> list[str]:
 
 def _check_source(path: str, layer: str | None) -> None:
     """Fail early, with a clear message, on a missing file or an ambiguous layer."""
-    if not path.startswith("/vsi") and not os.path.exists(path):
+    if not NOT_A_LOCAL_FILE.match(path) and not os.path.exists(path):
         raise ImportFailed(f"cannot open {path}: no such file")
     if layer is None and Path(path).suffix.lower() not in SINGLE_LAYER_SUFFIXES:
         names = _layers(path)
@@ -379,9 +387,14 @@ def _ogr2ogr_command(
 def _run_ogr2ogr(command: list[str], env: dict[str, str], progress: ProgressCallback | None):
     """Run ogr2ogr, turning its `0...10...20` progress dots into percentages."""
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(  # noqa: S603 — a fixed program, arguments as a list
-            command, stdout=subprocess.PIPE, stderr=errors, env=env
-        )
+        try:
+            process = subprocess.Popen(  # noqa: S603 — a fixed program, arguments as a list
+                command, stdout=subprocess.PIPE, stderr=errors, env=env
+            )
+        except FileNotFoundError as exc:
+            raise ImportFailed(
+                "ogr2ogr is not installed: imports need GDAL's command-line tools (gdal-bin)"
+            ) from exc
         assert process.stdout is not None
         percent, number = 0.0, ""
         while chunk := process.stdout.read1(256):

@@ -508,3 +508,34 @@ def test_a_system_that_is_not_a_slug_is_refused(db):
         "system must be a short slug such as osm or iqgeo, not 'OSM data!'"
     )
     assert Address.objects.count() == 0
+
+
+def test_a_shapefile_imports_with_its_field_names_cut_to_10_characters(db, tmp_path):
+    # given the demo town as a Shapefile, where housenumber became housenumbe
+    path = tmp_path / "addresses.shp"
+    subprocess.run(
+        [
+            "ogr2ogr",
+            "-f",
+            "ESRI Shapefile",
+            "-lco",
+            "ENCODING=UTF-8",
+            str(path),
+            str(DEMO_ADDRESSES),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    # when it is imported with no options
+    report = import_addresses(path)
+
+    # then the cut names still find their fields
+    assert (report.created, report.rejected) == (3006, [])
+    first = Address.objects.get(external_refs__external_id="n30302038")
+    assert first.label == "Föhrer Straße 10, 13353 Berlin"
+    assert first.attributes == {
+        "osm_id": "30302038",
+        "osm_type": "node",
+        "suburb": "Wedding",
+    }
