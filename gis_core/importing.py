@@ -33,6 +33,7 @@ from gis_core.staging import (
     ProgressCallback,
     Rejection,
     StagingTable,
+    check_mapping_targets,
     json_object_sql,
     quote,
     require_mapped,
@@ -83,6 +84,7 @@ def import_addresses(
     Raises ImportFailed (nothing changed) when the file cannot be read or mapped.
     """
     started = time.monotonic()
+    check_mapping_targets(mapping, ADDRESS_FIELDS)
     if not SYSTEM_PATTERN.match(system or ""):
         raise ImportFailed(
             f"system must be a short slug such as osm or iqgeo, not {system!r}", field="system"
@@ -106,7 +108,9 @@ def _text(column: str | None) -> str:
     return f"coalesce(btrim(staged.{quote(column)}), '')" if column else "''"
 
 
-def _checks_sql(staged: StagingTable, resolved: Mapping[str, str | None], cursor) -> str:
+def _checks_sql(
+    staged: StagingTable, resolved: Mapping[str, str | None], cursor
+) -> tuple[str, list[str]]:
     """One statement: every staged row mapped, checked (a reason or NULL) and matched.
 
     The work table it fills has the values to store, `reject_reason`, the id of the stored
@@ -258,13 +262,14 @@ SELECT checked.file_row, checked.external_id, checked.reject_reason,
 def _update_sql(resolved: Mapping[str, str | None]) -> str:
     """Write the mapped fields, location and attributes of matched addresses that differ.
 
-    Fields the file does not map keep their stored value. Attributes are merged: the
-    file's properties replace the same keys, a property that is now empty removes its key,
-    other keys stay. Returns one row per written address: whether it moved.
+    Fields the file does not map keep their stored value, except that premises type and
+    units go together (they were checked together): a file mapping one sets both. Attributes
+    are merged: the file's properties replace the same keys, a property that is now empty
+    removes its key, other keys stay. Returns one row per written address: whether it moved.
     """
-    fields = [name for name in (*TEXT_FIELDS, "premises_type", "units") if resolved.get(name)]
-    if resolved.get("premises_type") is None and resolved.get("units") is not None:
-        fields.append("premises_type")  # units were checked against the default type
+    fields = [name for name in TEXT_FIELDS if resolved.get(name)]
+    if resolved.get("premises_type") or resolved.get("units"):
+        fields += ["premises_type", "units"]
     new_attributes = "jsonb_strip_nulls(current.attributes || work.raw_attributes)"
     address_table = Address._meta.db_table
     return f"""

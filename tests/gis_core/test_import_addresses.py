@@ -215,14 +215,26 @@ def test_a_file_in_epsg_25833_lands_where_the_lon_lat_originals_are(db, tmp_path
         feature["geometry"]["coordinates"] = list(
             to_utm.transform(*feature["geometry"]["coordinates"])
         )
+    # and one point far outside the projection's domain
+    outside = json.loads(json.dumps(projected[0]))
+    outside["properties"]["id"] = "far-away"
+    outside["geometry"]["coordinates"] = [1e20, 1e20]
     crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25833"}}
-    path = write_geojson(tmp_path / "utm.geojson", projected, crs=crs)
+    path = write_geojson(tmp_path / "utm.geojson", [*projected, outside], crs=crs)
 
     # when it is imported
     report = import_addresses(path)
 
-    # then every address lies where its lon/lat original does
-    assert (report.created, report.rejected) == (50, [])
+    # then every address lies where its lon/lat original does, and the far one is refused
+    assert report.created == 50
+    assert report.rejected == [
+        (
+            51,
+            "far-away",
+            "cannot transform (1e+20 1e+20) from EPSG:25833 to EPSG:4326:"
+            " outside the projection's domain",
+        )
+    ]
     stored = {ref.external_id: ref.address.location for ref in ExternalReference.objects.all()}
     for feature in features:
         location = stored[feature["properties"]["id"]]
@@ -440,7 +452,7 @@ def test_the_command_prints_the_rejects_and_writes_them_all_to_csv(db, tmp_path)
     assert lines[0] == "Rejected 11 rows:"
     assert lines[1] == "  row 2  external_id t2: no geometry"
     assert lines[6] == "  row 8  external_id -: missing external id"
-    assert lines[12] == f"All 11 rejected rows written to {rejects}"
+    assert lines[12] == f"11 rejected rows written to {rejects}"
     assert lines[13] == "Created 3, updated 0, unchanged 0, rejected 11"
     assert lines[14].startswith("14 rows in ")
     with rejects.open() as handle:
