@@ -242,6 +242,9 @@ def test_a_file_in_epsg_25833_lands_where_the_lon_lat_originals_are(db, tmp_path
         assert location.srid == 4326
         assert abs(location.x - lon) < 1e-6
         assert abs(location.y - lat) < 1e-6
+    # and importing it again finds the same points: nothing changes
+    again = import_addresses(path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 50)
 
 
 def test_a_csv_with_lon_lat_columns_imports(db, tmp_path):
