@@ -486,6 +486,9 @@ def drop_stale_staging_tables(older_than: timedelta = STALE_AFTER) -> list[str]:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '1s'")
                     cursor.execute(f"DROP TABLE IF EXISTS {quote(STAGING_SCHEMA)}.{quote(name)}")
+                    # A released savepoint keeps SET LOCAL: give the caller's transaction
+                    # its own setting back.
+                    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
                 dropped.append(name)
             except DatabaseError as exc:  # in use after all: leave it for the next run
                 logger.info("stale staging table %s not dropped: %s", name, exc)

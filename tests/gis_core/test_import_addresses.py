@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,12 @@ from pyproj import Transformer
 from common.models import DomainEvent
 from gis_core.importing import import_addresses
 from gis_core.models import Address, ExternalReference
-from gis_core.staging import STAGING_SCHEMA, ImportFailed, Rejection
+from gis_core.staging import (
+    STAGING_SCHEMA,
+    ImportFailed,
+    Rejection,
+    drop_stale_staging_tables,
+)
 from tests.conftest import DEMO_DATA, REPO
 
 DEMO_ADDRESSES = DEMO_DATA / "addresses.geojson"
@@ -554,3 +560,21 @@ def test_a_shapefile_imports_with_its_field_names_cut_to_10_characters(db, tmp_p
         "osm_type": "node",
         "suburb": "Wedding",
     }
+
+
+def test_a_staging_table_left_by_a_dead_run_is_dropped_by_a_later_one(db):
+    # given a staging table from a run seven hours ago and one from a run still going
+    old = (datetime.now(UTC) - timedelta(hours=7)).strftime("%Y%m%d%H%M%S")
+    new = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
+        cursor.execute(f"CREATE TABLE {STAGING_SCHEMA}.addresses_{old}_0badc0de (x int)")
+        cursor.execute(f"CREATE TABLE {STAGING_SCHEMA}.addresses_{new}_00c0ffee (x int)")
+
+    # when the sweep that starts every run looks at them
+    dropped = drop_stale_staging_tables()
+
+    # then only the old one is dropped
+    assert dropped == [f"addresses_{old}_0badc0de"]
+    assert f"addresses_{new}_00c0ffee" in staging_tables()
+    assert f"addresses_{old}_0badc0de" not in staging_tables()
