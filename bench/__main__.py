@@ -74,10 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     setup_django()
 
-    from bench import databases, report
-    from bench.county import ensure_county
-    from bench.registry import BenchContext, Result, load_rows
-    from bench.timing import say, stopwatch
+    from bench import databases
+    from bench.registry import load_rows
 
     rows = load_rows()
     if arguments.list:
@@ -92,10 +90,21 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         selected = [key for key in rows if key in arguments.only]
 
+    with databases.exclusive_run():
+        return run(selected, rows, rebuild=arguments.rebuild, strict=arguments.strict)
+
+
+def run(selected: list[str], rows: dict, *, rebuild: bool, strict: bool) -> int:
+    from bench import databases, report
+    from bench.county import ensure_county
+    from bench.registry import BenchContext, Result
+    from bench.timing import say, stopwatch
+
     started = time.perf_counter()
-    county = ensure_county(rebuild=arguments.rebuild)
+    load_before = os.getloadavg()[0]
+    county = ensure_county(rebuild=rebuild)
     databases.switch_database(county.database)
-    context = BenchContext(county=county, rebuild_files=arguments.rebuild)
+    context = BenchContext(county=county, rebuild_files=rebuild)
 
     results: list[Result] = []
     timings: dict[str, float] = {}
@@ -126,12 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     print("row times: " + ", ".join(f"{key} {seconds:.0f} s" for key, seconds in timings.items()))
     environment = report.environment(database_facts(county.database))
     environment["row_seconds"] = {key: round(seconds, 1) for key, seconds in timings.items()}
+    environment["load_average_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     path = report.write_json(results, county, environment, seconds=total)
     print(f"total {total:.0f} s; results in {path.relative_to(REPO)}")
+    load_after = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    if max(load_before, load_after) > cpus * 0.75:
+        print(
+            f"note: the machine was busy (1-minute load {load_before:.1f} before,"
+            f" {load_after:.1f} after, on {cpus} CPUs): figures are noisy; ratios are fairer"
+            " than absolute numbers, and a quiet re-run is better still"
+        )
 
     if any(result.verdict == "ERROR" for result in results):
         return 1
-    if arguments.strict and any(result.verdict == "MISS" for result in results):
+    if strict and any(result.verdict == "MISS" for result in results):
         return 1
     return 0
 

@@ -101,6 +101,33 @@ def migrate(name: str) -> str:
     return done.stdout
 
 
+RUN_LOCK = "oanm.bench"
+
+
+@contextmanager
+def exclusive_run() -> Iterator[None]:
+    """Hold a server-wide advisory lock for the whole run: two runs at once would share the
+    county and scratch databases (and skew each other's figures), so the second one waits."""
+    with _maintenance() as conn:
+        key = "SELECT hashtext(%s)::bigint"
+        if not conn.execute(f"SELECT pg_try_advisory_lock(({key}))", [RUN_LOCK]).fetchone()[0]:
+            holder = conn.execute(
+                "SELECT pid, application_name, datname FROM pg_stat_activity WHERE pid IN ("
+                " SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                f" AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = ({key}))",
+                [RUN_LOCK],
+            ).fetchall()
+            from bench.timing import say
+
+            who = ", ".join(f"server pid {pid} ({app or 'no name'})" for pid, app, _ in holder)
+            say(f"· another benchmark run is going ({who or 'unknown'}): waiting for it to end")
+            conn.execute(f"SELECT pg_advisory_lock(({key}))", [RUN_LOCK])
+        try:
+            yield
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock(({key}))", [RUN_LOCK])
+
+
 def close_django_connections() -> None:
     """Close Django's connections (a database with sessions cannot be copied or dropped)."""
     connections.close_all()

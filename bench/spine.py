@@ -175,24 +175,27 @@ def import_throughput(context: BenchContext) -> list[Result]:
         databases.drop_database(scratch)
 
     rejected = len(report.rejected) if isinstance(report.rejected, list) else report.rejected
+    # The import writes both tables, so the raw side is the COPY of both.
+    raw_seconds = raw.seconds + raw_references
     result = Result(
         name="import_addresses (1M GeoJSONSeq)",
         unit="addresses/s",
         higher_is_better=True,
         value=report.created / oanm.seconds,
         seconds=oanm.seconds,
-        raw_value=copied / raw.seconds,
-        raw_seconds=raw.seconds,
+        raw_value=copied / raw_seconds,
+        raw_seconds=raw_seconds,
         goal=Goal(minimum=20_000, max_ratio=3.0),
         raw_label=(
-            f"COPY gis_core_address ({len(COPY_COLUMNS)} columns) FROM STDIN of the same rows,"
-            " already in EPSG:4326, one transaction"
+            f"COPY gis_core_address ({len(COPY_COLUMNS)} columns), then"
+            " gis_core_externalreference (3 columns), FROM STDIN of the same rows,"
+            " already in EPSG:4326, one transaction each, commits included"
         ),
         note=(
             "importer stages: "
             + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.items())
-            + f"; raw COPY of the addresses and then their external references:"
-            f" {raw.seconds + raw_references:.1f} s"
+            + f"; raw COPY of the addresses alone: {raw.seconds:.1f} s"
+            f" ({copied / raw.seconds:,.0f}/s), of their references {raw_references:.1f} s"
         ),
         details={
             "file": geojson.name,
@@ -204,6 +207,7 @@ def import_throughput(context: BenchContext) -> list[Result]:
             "importer_elapsed": report.elapsed,
             "importer_stage_seconds": stages,
             "raw_copy_rows": copied,
+            "raw_copy_addresses_seconds": raw.seconds,
             "raw_copy_references_seconds": raw_references,
         },
     )
