@@ -34,6 +34,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="rebuild the county and the files exported from it even if they are current",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each side of the long comparisons N times and keep the best (default 1)",
+    )
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a row misses its goal"
@@ -91,10 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         selected = [key for key in rows if key in arguments.only]
 
     with databases.exclusive_run():
-        return run(selected, rows, rebuild=arguments.rebuild, strict=arguments.strict)
+        return run(
+            selected,
+            rows,
+            rebuild=arguments.rebuild,
+            strict=arguments.strict,
+            repeat=max(1, arguments.repeat),
+        )
 
 
-def run(selected: list[str], rows: dict, *, rebuild: bool, strict: bool) -> int:
+def run(selected: list[str], rows: dict, *, rebuild: bool, strict: bool, repeat: int) -> int:
     from bench import databases, report
     from bench.county import ensure_county
     from bench.registry import BenchContext, Result
@@ -104,7 +117,7 @@ def run(selected: list[str], rows: dict, *, rebuild: bool, strict: bool) -> int:
     load_before = os.getloadavg()[0]
     county = ensure_county(rebuild=rebuild)
     databases.switch_database(county.database)
-    context = BenchContext(county=county, rebuild_files=rebuild)
+    context = BenchContext(county=county, rebuild_files=rebuild, repeat=repeat)
 
     results: list[Result] = []
     timings: dict[str, float] = {}

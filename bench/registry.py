@@ -99,7 +99,8 @@ class BenchContext:
 
     county: County
     rebuild_files: bool = False
-    quick: bool = False
+    # How often the long rows run each side (best of N); 1 keeps a full run short.
+    repeat: int = 1
 
 
 RowFunction = Callable[[BenchContext], list[Result]]
