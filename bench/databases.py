@@ -65,15 +65,10 @@ def database_exists(name: str) -> bool:
     return row is not None
 
 
-def create_database(name: str, *, template: str | None = None) -> None:
-    """CREATE DATABASE, optionally as a file copy of `template` (fast for big databases)."""
-    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if template:
-        statement = sql.SQL("{} TEMPLATE {} STRATEGY FILE_COPY").format(
-            statement, sql.Identifier(template)
-        )
+def create_database(name: str) -> None:
+    """CREATE DATABASE `name` (empty; `migrate` gives it the schema)."""
     with _maintenance() as conn:
-        conn.execute(statement)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop_database(name: str) -> None:

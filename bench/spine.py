@@ -122,14 +122,30 @@ def _empty_addresses(conn: psycopg.Connection) -> None:
 
 
 def _scratch_database(context: BenchContext) -> str:
-    """A copy of the county (its schema, areas and all) with the address tables emptied."""
+    """A fresh, migrated database holding the county's areas and no addresses.
+
+    Made with migrate + COPY rather than as a template copy of the county, which would need
+    everyone else off the county database."""
     scratch = f"{context.county.database}_import"
-    databases.close_django_connections()
     databases.drop_database(scratch)
-    with step(f"import: copying the county into {scratch} and emptying its address tables"):
-        databases.create_database(scratch, template=context.county.database)
-        with databases.connect(scratch) as conn:
-            _empty_addresses(conn)
+    with step(f"import: a fresh {scratch} with the county's areas"):
+        databases.create_database(scratch)
+        databases.migrate(scratch)
+        with (
+            databases.connect(context.county.database) as source,
+            databases.connect(scratch) as target,
+        ):
+            with (
+                source.cursor().copy("COPY areas_area TO STDOUT") as outgoing,
+                target.cursor().copy("COPY areas_area FROM STDIN") as incoming,
+            ):
+                for block in outgoing:
+                    incoming.write(block)
+            target.execute(
+                "SELECT setval(pg_get_serial_sequence('areas_area', 'id'),"
+                " (SELECT max(id) FROM areas_area))"
+            )
+            _empty_addresses(target)
     return scratch
 
 
@@ -175,27 +191,27 @@ def import_throughput(context: BenchContext) -> list[Result]:
         databases.drop_database(scratch)
 
     rejected = len(report.rejected) if isinstance(report.rejected, list) else report.rejected
-    # The import writes both tables, so the raw side is the COPY of both.
-    raw_seconds = raw.seconds + raw_references
+    # The goal (issue 2) holds the import to a plain COPY of the addresses; the import also
+    # writes their external references, so the note gives the ratio against both COPYs too.
+    both = raw.seconds + raw_references
     result = Result(
         name="import_addresses (1M GeoJSONSeq)",
         unit="addresses/s",
         higher_is_better=True,
         value=report.created / oanm.seconds,
         seconds=oanm.seconds,
-        raw_value=copied / raw_seconds,
-        raw_seconds=raw_seconds,
+        raw_value=copied / raw.seconds,
+        raw_seconds=raw.seconds,
         goal=Goal(minimum=20_000, max_ratio=3.0),
         raw_label=(
-            f"COPY gis_core_address ({len(COPY_COLUMNS)} columns), then"
-            " gis_core_externalreference (3 columns), FROM STDIN of the same rows,"
-            " already in EPSG:4326, one transaction each, commits included"
+            f"COPY gis_core_address ({len(COPY_COLUMNS)} columns) FROM STDIN of the same rows,"
+            " already in EPSG:4326, one transaction, commit included"
         ),
         note=(
             "importer stages: "
             + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.items())
-            + f"; raw COPY of the addresses alone: {raw.seconds:.1f} s"
-            f" ({copied / raw.seconds:,.0f}/s), of their references {raw_references:.1f} s"
+            + f"; raw COPY of the addresses and then their references: {both:.1f} s"
+            f" (oanm {oanm.seconds / both:.2f}× that)"
         ),
         details={
             "file": geojson.name,
