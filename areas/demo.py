@@ -31,16 +31,17 @@ from common.demo import DemoContext, demo_step
 from gis_core.models import Address, ExternalReference
 
 REASON = "demo scenario"
-# code → (phase it should reach, target take rate): a town at every stage of the build.
+# code → (name, phase it should reach, target take rate): a town at every stage of the build.
+# OSM names postcode areas by their code; the demo names them after their district.
 SCENARIO = {
-    "13405": (AreaPhase.LIVE, Decimal("0.30")),
-    "13353": (AreaPhase.IN_DEPLOYMENT, Decimal("0.40")),
-    "13347": (AreaPhase.DEMAND_AGGREGATION, Decimal("0.40")),
-    "13349": (AreaPhase.DEMAND_AGGREGATION, Decimal("0.35")),
-    "13407": (AreaPhase.DEMAND_AGGREGATION, Decimal("0.50")),
-    "13351": (AreaPhase.PLANNING, Decimal("0.40")),
-    "13403": (AreaPhase.PLANNING, Decimal("0.45")),
-    "13627": (AreaPhase.PLANNING, Decimal("0.40")),
+    "13405": ("Reinickendorf 13405", AreaPhase.LIVE, Decimal("0.30")),
+    "13353": ("Wedding 13353", AreaPhase.IN_DEPLOYMENT, Decimal("0.40")),
+    "13347": ("Wedding 13347", AreaPhase.DEMAND_AGGREGATION, Decimal("0.40")),
+    "13349": ("Wedding 13349", AreaPhase.DEMAND_AGGREGATION, Decimal("0.35")),
+    "13407": ("Reinickendorf 13407", AreaPhase.DEMAND_AGGREGATION, Decimal("0.50")),
+    "13351": ("Wedding 13351", AreaPhase.PLANNING, Decimal("0.40")),
+    "13403": ("Reinickendorf 13403", AreaPhase.PLANNING, Decimal("0.45")),
+    "13627": ("Charlottenburg-Nord 13627", AreaPhase.PLANNING, Decimal("0.40")),
 }
 # The way forward through the lifecycle, one service per step.
 FORWARD = [
@@ -63,13 +64,13 @@ def load_areas(context: DemoContext) -> None:
 @demo_step(order=40, name="Area phases and targets")
 def advance_areas(context: DemoContext) -> None:
     """Walk each area forward to its scenario phase; areas already there are left alone."""
-    for code, (target_phase, take_rate) in SCENARIO.items():
+    for code, (name, target_phase, take_rate) in SCENARIO.items():
         area = Area.objects.filter(code=code, is_active=True).first()
         if area is None:
             context.say(f"area {code} is missing; skipped")
             continue
         if area.phase == AreaPhase.PLANNING and not area.phase_history.exists():
-            area = area_update(area=area, target_take_rate=take_rate)
+            area = area_update(area=area, name=name, target_take_rate=take_rate)
         for phase, service in FORWARD:
             if area.phase == phase and ORDER.index(phase) < ORDER.index(target_phase):
                 area = service(area=area, reason=REASON)

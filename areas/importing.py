@@ -33,6 +33,7 @@ from gis_core.staging import (
     ProgressCallback,
     Rejection,
     StagingTable,
+    check_mapping_targets,
     json_object_sql,
     quote,
     require_mapped,
@@ -75,6 +76,7 @@ def import_areas(
     Raises ImportFailed (nothing changed) when the file cannot be read or mapped.
     """
     started = time.monotonic()
+    check_mapping_targets(mapping, AREA_FIELDS)
     report = ImportReport(import_id=str(uuid.uuid4()))
     with staged_file(
         path, prefix="areas", srs=srs, where=where, layer=layer, progress=progress

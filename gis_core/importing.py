@@ -33,6 +33,7 @@ from gis_core.staging import (
     ProgressCallback,
     Rejection,
     StagingTable,
+    check_mapping_targets,
     json_object_sql,
     quote,
     require_mapped,
@@ -83,6 +84,7 @@ def import_addresses(
     Raises ImportFailed (nothing changed) when the file cannot be read or mapped.
     """
     started = time.monotonic()
+    check_mapping_targets(mapping, ADDRESS_FIELDS)
     if not SYSTEM_PATTERN.match(system or ""):
         raise ImportFailed(
             f"system must be a short slug such as osm or iqgeo, not {system!r}", field="system"
@@ -106,7 +108,9 @@ def _text(column: str | None) -> str:
     return f"coalesce(btrim(staged.{quote(column)}), '')" if column else "''"
 
 
-def _checks_sql(staged: StagingTable, resolved: Mapping[str, str | None], cursor) -> str:
+def _checks_sql(
+    staged: StagingTable, resolved: Mapping[str, str | None], cursor
+) -> tuple[str, list[str]]:
     """One statement: every staged row mapped, checked (a reason or NULL) and matched.
 
     The work table it fills has the values to store, `reject_reason`, the id of the stored
@@ -222,7 +226,7 @@ SELECT checked.file_row, checked.external_id, checked.reject_reason,
        {", ".join(f"checked.{name}" for name in stored)},
        checked.location, checked.raw_attributes, reference.address_id,
        CASE WHEN checked.reject_reason IS NULL AND reference.address_id IS NULL
-            THEN nextval(pg_get_serial_sequence(%s, 'id')) END AS new_id
+            THEN nextval(%s::regclass) END AS new_id
   FROM (
     SELECT windowed.*, CASE {reason_sql} END AS reject_reason
       FROM (
@@ -258,13 +262,14 @@ SELECT checked.file_row, checked.external_id, checked.reject_reason,
 def _update_sql(resolved: Mapping[str, str | None]) -> str:
     """Write the mapped fields, location and attributes of matched addresses that differ.
 
-    Fields the file does not map keep their stored value. Attributes are merged: the
-    file's properties replace the same keys, a property that is now empty removes its key,
-    other keys stay. Returns one row per written address: whether it moved.
+    Fields the file does not map keep their stored value, except that premises type and
+    units go together (they were checked together): a file mapping one sets both. Attributes
+    are merged: the file's properties replace the same keys, a property that is now empty
+    removes its key, other keys stay. Returns one row per written address: whether it moved.
     """
-    fields = [name for name in (*TEXT_FIELDS, "premises_type", "units") if resolved.get(name)]
-    if resolved.get("premises_type") is None and resolved.get("units") is not None:
-        fields.append("premises_type")  # units were checked against the default type
+    fields = [name for name in TEXT_FIELDS if resolved.get(name)]
+    if resolved.get("premises_type") or resolved.get("units"):
+        fields += ["premises_type", "units"]
     new_attributes = "jsonb_strip_nulls(current.attributes || work.raw_attributes)"
     address_table = Address._meta.db_table
     return f"""
@@ -309,8 +314,10 @@ def _upsert(
         step("validating", 0, 1)
         cursor.execute(f"ANALYZE {staged.qualified}")
         sql, attribute_params = _checks_sql(staged, resolved, cursor)
-        # Parameters in the order they appear: the sequence's table, attribute keys, system.
-        cursor.execute(sql, [address_table, *attribute_params, system])
+        # Parameters in the order they appear: the id sequence, attribute keys, system.
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [address_table])
+        sequence = cursor.fetchone()[0]  # looked up once: per row it costs more than nextval
+        cursor.execute(sql, [sequence, *attribute_params, system])
         cursor.execute(
             f"""
             SELECT count(*) FILTER (WHERE new_id IS NOT NULL),

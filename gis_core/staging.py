@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
 
 from common.errors import DomainError
 
@@ -39,11 +40,17 @@ WGS84 = 4326
 # A staging table older than this belongs to a run that died; the next run drops it.
 STALE_AFTER = timedelta(hours=6)
 # Single-layer formats: no need to open the file twice just to list its layers.
-SINGLE_LAYER_SUFFIXES = {".geojson", ".json", ".geojsonl", ".geojsons", ".csv", ".shp", ".fgb"}
+SINGLE_LAYER_SUFFIXES = {
+    ".geojson", ".json", ".geojsonl", ".geojsons", ".csv", ".tsv", ".shp", ".fgb",
+}  # fmt: skip
+CSV_SUFFIXES = {".csv", ".tsv"}
 # Where a CSV keeps its coordinates (GDAL's CSV driver looks for these columns).
 CSV_X_NAMES = "lon,lng,long,longitude,x,easting"
 CSV_Y_NAMES = "lat,latitude,y,northing"
 CSV_GEOMETRY_NAMES = "wkt,geometry,geom,the_geom"
+DBF_NAME_LENGTH = 10
+# A GDAL connection string or virtual path ("PG:…", "OAPIF:…", "/vsizip/…"), not a local file.
+NOT_A_LOCAL_FILE = re.compile(r"^(/vsi|[A-Za-z][A-Za-z0-9+.-]+:)")
 
 # (stage, done, total): called as a stage advances; ConsoleProgress draws it.
 ProgressCallback = Callable[[str, float, float], None]
@@ -130,6 +137,17 @@ def parse_mapping(pairs: Iterable[str] | None) -> dict[str, str]:
     return mapping
 
 
+def check_mapping_targets(
+    mapping: Mapping[str, str] | None, defaults: Mapping[str, tuple[str, ...]]
+) -> None:
+    """Refuse a mapping to a field the import does not have (before reading the file)."""
+    unknown = sorted(set(mapping or {}) - set(defaults))
+    if unknown:
+        raise ImportFailed(
+            f"cannot map {', '.join(unknown)}: the fields are {', '.join(defaults)}", field="map"
+        )
+
+
 def resolve_mapping(
     columns: Iterable[str],
     mapping: Mapping[str, str] | None,
@@ -147,12 +165,12 @@ def resolve_mapping(
     def find(name: str) -> str | None:
         return name if name in columns else by_lower.get(name.lower())
 
+    def find_default(name: str) -> str | None:
+        # A Shapefile (DBF) cuts field names to 10 characters: housenumber → housenumbe.
+        return find(name) or (find(name[:DBF_NAME_LENGTH]) if len(name) > DBF_NAME_LENGTH else None)
+
     mapping = dict(mapping or {})
-    unknown = sorted(set(mapping) - set(defaults))
-    if unknown:
-        raise ImportFailed(
-            f"cannot map {', '.join(unknown)}: the fields are {', '.join(defaults)}", field="map"
-        )
+    check_mapping_targets(mapping, defaults)
     resolved: dict[str, str | None] = {}
     for target, candidates in defaults.items():
         if target in mapping:
@@ -170,7 +188,8 @@ def resolve_mapping(
             resolved[target] = column
         else:
             resolved[target] = next(
-                (column for name in candidates if (column := find(name)) is not None), None
+                (column for name in candidates if (column := find_default(name)) is not None),
+                None,
             )
     return resolved
 
@@ -307,7 +326,7 @@ def _layers(path: str) -> list[str]:
 
 def _check_source(path: str, layer: str | None) -> None:
     """Fail early, with a clear message, on a missing file or an ambiguous layer."""
-    if not path.startswith("/vsi") and not os.path.exists(path):
+    if not NOT_A_LOCAL_FILE.match(path) and not os.path.exists(path):
         raise ImportFailed(f"cannot open {path}: no such file")
     if layer is None and Path(path).suffix.lower() not in SINGLE_LAYER_SUFFIXES:
         names = _layers(path)
@@ -362,7 +381,7 @@ def _ogr2ogr_command(
         command += ["-where", where]
     if srs:
         command += ["-a_srs", f"EPSG:{srs}" if srs.isdigit() else srs]
-    if Path(path).suffix.lower() == ".csv":
+    if Path(path).suffix.lower() in CSV_SUFFIXES:
         command += [
             "-oo",
             f"X_POSSIBLE_NAMES={CSV_X_NAMES}",
@@ -379,9 +398,14 @@ def _ogr2ogr_command(
 def _run_ogr2ogr(command: list[str], env: dict[str, str], progress: ProgressCallback | None):
     """Run ogr2ogr, turning its `0...10...20` progress dots into percentages."""
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(  # noqa: S603 — a fixed program, arguments as a list
-            command, stdout=subprocess.PIPE, stderr=errors, env=env
-        )
+        try:
+            process = subprocess.Popen(  # noqa: S603 — a fixed program, arguments as a list
+                command, stdout=subprocess.PIPE, stderr=errors, env=env
+            )
+        except FileNotFoundError as exc:
+            raise ImportFailed(
+                "ogr2ogr is not installed: imports need GDAL's command-line tools (gdal-bin)"
+            ) from exc
         assert process.stdout is not None
         percent, number = 0.0, ""
         while chunk := process.stdout.read1(256):
@@ -444,7 +468,7 @@ def _drop(table: str) -> None:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {quote(STAGING_SCHEMA)}.{quote(table)}")
-    except DatabaseError as exc:
+    except (DatabaseError, TransactionManagementError) as exc:  # never hide the real error
         logger.warning("could not drop staging table %s.%s: %s", STAGING_SCHEMA, table, exc)
 
 
@@ -462,6 +486,9 @@ def drop_stale_staging_tables(older_than: timedelta = STALE_AFTER) -> list[str]:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '1s'")
                     cursor.execute(f"DROP TABLE IF EXISTS {quote(STAGING_SCHEMA)}.{quote(name)}")
+                    # A released savepoint keeps SET LOCAL: give the caller's transaction
+                    # its own setting back.
+                    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
                 dropped.append(name)
             except DatabaseError as exc:  # in use after all: leave it for the next run
                 logger.info("stale staging table %s not dropped: %s", name, exc)
@@ -506,7 +533,7 @@ def staged_file(
                 + (
                     f" (a CSV needs coordinate columns named {CSV_X_NAMES.replace(',', '/')}"
                     f" and {CSV_Y_NAMES.replace(',', '/')}, or a WKT column)"
-                    if path.lower().endswith(".csv")
+                    if Path(path).suffix.lower() in CSV_SUFFIXES
                     else ""
                 )
             )
@@ -552,6 +579,10 @@ def add_import_arguments(parser, *, fields: Mapping[str, tuple[str, ...]]) -> No
     parser.add_argument("--no-progress", action="store_true", help="Do not draw progress bars.")
 
 
+def _rows(count: int, what: str = "row") -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
+
+
 def print_report(command, report: ImportReport, *, rejects: str | None, key: str) -> None:
     """The closing summary: rejected rows (first 20, all to --rejects) and the counts."""
     out = command.stdout
@@ -560,7 +591,7 @@ def print_report(command, report: ImportReport, *, rejects: str | None, key: str
         for row, external_id, reason in report.repaired[:REJECTS_SHOWN]:
             out.write(f"  row {row}  {key} {external_id or '-'}: {reason}")
     if report.rejected:
-        out.write(f"Rejected {len(report.rejected)} rows:")
+        out.write(f"Rejected {_rows(len(report.rejected))}:")
         for row, external_id, reason in report.rejected[:REJECTS_SHOWN]:
             out.write(f"  row {row}  {key} {external_id or '-'}: {reason}")
         if len(report.rejected) > REJECTS_SHOWN and not rejects:
@@ -570,7 +601,7 @@ def print_report(command, report: ImportReport, *, rejects: str | None, key: str
             )
     if rejects:
         report.write_rejects(rejects)
-        out.write(f"All {len(report.rejected)} rejected rows written to {rejects}")
+        out.write(f"{_rows(len(report.rejected), 'rejected row')} written to {rejects}")
     style = command.style.WARNING if report.rejected else command.style.SUCCESS
     out.write(
         style(

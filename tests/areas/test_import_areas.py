@@ -115,6 +115,9 @@ def test_make_valid_repairs_an_invalid_polygon_and_says_so(db):
     assert bow_tie.boundary.valid
     assert bow_tie.boundary.num_geom == 2
     assert abs(bow_tie.boundary.area - 0.00005) < 1e-12
+    # and repairing it again gives the same shape: nothing changes
+    again = import_areas(BROKEN, make_valid=True)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
 
 
 def test_the_command_reports_repairs_and_rejects(db):

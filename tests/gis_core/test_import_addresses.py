@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,12 @@ from pyproj import Transformer
 from common.models import DomainEvent
 from gis_core.importing import import_addresses
 from gis_core.models import Address, ExternalReference
-from gis_core.staging import STAGING_SCHEMA, ImportFailed, Rejection
+from gis_core.staging import (
+    STAGING_SCHEMA,
+    ImportFailed,
+    Rejection,
+    drop_stale_staging_tables,
+)
 from tests.conftest import DEMO_DATA, REPO
 
 DEMO_ADDRESSES = DEMO_DATA / "addresses.geojson"
@@ -215,14 +221,26 @@ def test_a_file_in_epsg_25833_lands_where_the_lon_lat_originals_are(db, tmp_path
         feature["geometry"]["coordinates"] = list(
             to_utm.transform(*feature["geometry"]["coordinates"])
         )
+    # and one point far outside the projection's domain
+    outside = json.loads(json.dumps(projected[0]))
+    outside["properties"]["id"] = "far-away"
+    outside["geometry"]["coordinates"] = [1e20, 1e20]
     crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25833"}}
-    path = write_geojson(tmp_path / "utm.geojson", projected, crs=crs)
+    path = write_geojson(tmp_path / "utm.geojson", [*projected, outside], crs=crs)
 
     # when it is imported
     report = import_addresses(path)
 
-    # then every address lies where its lon/lat original does
-    assert (report.created, report.rejected) == (50, [])
+    # then every address lies where its lon/lat original does, and the far one is refused
+    assert report.created == 50
+    assert report.rejected == [
+        (
+            51,
+            "far-away",
+            "cannot transform (1e+20 1e+20) from EPSG:25833 to EPSG:4326:"
+            " outside the projection's domain",
+        )
+    ]
     stored = {ref.external_id: ref.address.location for ref in ExternalReference.objects.all()}
     for feature in features:
         location = stored[feature["properties"]["id"]]
@@ -230,6 +248,9 @@ def test_a_file_in_epsg_25833_lands_where_the_lon_lat_originals_are(db, tmp_path
         assert location.srid == 4326
         assert abs(location.x - lon) < 1e-6
         assert abs(location.y - lat) < 1e-6
+    # and importing it again finds the same points: nothing changes
+    again = import_addresses(path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 50)
 
 
 def test_a_csv_with_lon_lat_columns_imports(db, tmp_path):
@@ -440,7 +461,7 @@ def test_the_command_prints_the_rejects_and_writes_them_all_to_csv(db, tmp_path)
     assert lines[0] == "Rejected 11 rows:"
     assert lines[1] == "  row 2  external_id t2: no geometry"
     assert lines[6] == "  row 8  external_id -: missing external id"
-    assert lines[12] == f"All 11 rejected rows written to {rejects}"
+    assert lines[12] == f"11 rejected rows written to {rejects}"
     assert lines[13] == "Created 3, updated 0, unchanged 0, rejected 11"
     assert lines[14].startswith("14 rows in ")
     with rejects.open() as handle:
@@ -508,3 +529,52 @@ def test_a_system_that_is_not_a_slug_is_refused(db):
         "system must be a short slug such as osm or iqgeo, not 'OSM data!'"
     )
     assert Address.objects.count() == 0
+
+
+def test_a_shapefile_imports_with_its_field_names_cut_to_10_characters(db, tmp_path):
+    # given the demo town as a Shapefile, where housenumber became housenumbe
+    path = tmp_path / "addresses.shp"
+    subprocess.run(
+        [
+            "ogr2ogr",
+            "-f",
+            "ESRI Shapefile",
+            "-lco",
+            "ENCODING=UTF-8",
+            str(path),
+            str(DEMO_ADDRESSES),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    # when it is imported with no options
+    report = import_addresses(path)
+
+    # then the cut names still find their fields
+    assert (report.created, report.rejected) == (3006, [])
+    first = Address.objects.get(external_refs__external_id="n30302038")
+    assert first.label == "Föhrer Straße 10, 13353 Berlin"
+    assert first.attributes == {
+        "osm_id": "30302038",
+        "osm_type": "node",
+        "suburb": "Wedding",
+    }
+
+
+def test_a_staging_table_left_by_a_dead_run_is_dropped_by_a_later_one(db):
+    # given a staging table from a run seven hours ago and one from a run still going
+    old = (datetime.now(UTC) - timedelta(hours=7)).strftime("%Y%m%d%H%M%S")
+    new = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
+        cursor.execute(f"CREATE TABLE {STAGING_SCHEMA}.addresses_{old}_0badc0de (x int)")
+        cursor.execute(f"CREATE TABLE {STAGING_SCHEMA}.addresses_{new}_00c0ffee (x int)")
+
+    # when the sweep that starts every run looks at them
+    dropped = drop_stale_staging_tables()
+
+    # then only the old one is dropped
+    assert dropped == [f"addresses_{old}_0badc0de"]
+    assert f"addresses_{new}_00c0ffee" in staging_tables()
+    assert f"addresses_{old}_0badc0de" not in staging_tables()
