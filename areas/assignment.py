@@ -11,6 +11,7 @@ figures can be refreshed (`areas.figures`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import connection
 
@@ -47,44 +48,54 @@ WITH candidate AS NOT MATERIALIZED (
     WHERE target.id = change.id
     RETURNING change.old_area_id, change.area_id
 )
-SELECT array_remove(array_agg(DISTINCT touched), NULL)
-  FROM relinked, LATERAL (VALUES (relinked.old_area_id), (relinked.area_id)) AS side(touched)
+SELECT (SELECT count(*) FROM relinked),
+       (SELECT array_remove(array_agg(DISTINCT touched), NULL)
+          FROM relinked,
+               LATERAL (VALUES (relinked.old_area_id), (relinked.area_id)) AS side(touched))
 """
 
 
-def _run(where: str, params: Sequence) -> set[int]:
+@dataclass(frozen=True)
+class Relinked:
+    """What a re-assignment changed: how many addresses, and which areas lost or gained some."""
+
+    addresses: int = 0
+    areas: frozenset[int] = frozenset()
+
+
+def _run(where: str, params: Sequence) -> Relinked:
     sql = _ASSIGN_SQL.format(address=Address._meta.db_table, area=Area._meta.db_table, where=where)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        (touched,) = cursor.fetchone()
-    return set(touched or ())
+        count, touched = cursor.fetchone()
+    return Relinked(addresses=count, areas=frozenset(touched or ()))
 
 
-def assign_all_addresses() -> set[int]:
+def assign_all_addresses() -> Relinked:
     """Re-derive the area of every address; returns the areas that lost or gained some."""
     return _run("", [])
 
 
-def assign_addresses(address_ids: Sequence[int]) -> set[int]:
+def assign_addresses(address_ids: Sequence[int]) -> Relinked:
     """Re-derive the area of the given addresses (after they were created or moved)."""
     if not address_ids:
-        return set()
+        return Relinked()
     return _run("WHERE candidate.id = ANY(%s)", [list(address_ids)])
 
 
-def assign_imported_addresses(import_id: str) -> set[int]:
+def assign_imported_addresses(import_id: str) -> Relinked:
     """Re-derive the area of the addresses a bulk import created or changed."""
     return _run("WHERE candidate.last_import_id = %s", [import_id])
 
 
-def assign_addresses_near_areas(area_ids: Sequence[int]) -> set[int]:
+def assign_addresses_near_areas(area_ids: Sequence[int]) -> Relinked:
     """Re-derive the area of every address linked to, or lying inside, the given areas.
 
     Used when areas are created, reshaped, split or retired: only the addresses those
     boundaries (old or new) can affect are looked at.
     """
     if not area_ids:
-        return set()
+        return Relinked()
     where = f"""
      WHERE candidate.id IN (
          SELECT linked.id FROM {Address._meta.db_table} AS linked WHERE linked.area_id = ANY(%s)

@@ -17,6 +17,7 @@ class AreaCreated:
 @dataclass(frozen=True)
 class AreaReshaped:
     area_id: int
+    addresses_reassigned: int
     areas_touched: list[int]
 
 

@@ -9,19 +9,19 @@ from gis_core.events import ADDRESS_CREATED, ADDRESS_MOVED, ADDRESSES_IMPORTED
 @subscribe(ADDRESS_CREATED, kind=IN_TRANSACTION, name="areas.assign_created_address")
 def assign_created_address(event: Event) -> None:
     """A new address joins the area that contains it; that area's homes go up."""
-    refresh_figures(assignment.assign_addresses([event.payload["address_id"]]))
+    refresh_figures(assignment.assign_addresses([event.payload["address_id"]]).areas)
 
 
 @subscribe(ADDRESS_MOVED, kind=IN_TRANSACTION, name="areas.assign_moved_address")
 def assign_moved_address(event: Event) -> None:
     """A moved address follows its new location into (or out of) an area, demand and all."""
-    refresh_figures(assignment.assign_addresses([event.payload["address_id"]]))
+    refresh_figures(assignment.assign_addresses([event.payload["address_id"]]).areas)
 
 
 @subscribe(ADDRESSES_IMPORTED, kind=IN_TRANSACTION, name="areas.assign_imported_addresses")
 def assign_imported_addresses(event: Event) -> None:
     """Every address a bulk import created or moved gets its area in one statement."""
-    touched = assignment.assign_imported_addresses(event.payload["import_id"])
+    touched = set(assignment.assign_imported_addresses(event.payload["import_id"]).areas)
     if event.payload.get("updated"):
         # Changed units (MDU homes) alter figures without moving anyone.
         touched |= _areas_of_import(event.payload["import_id"])

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from areas import assignment
 from areas.events import AREA_CREATED, AREA_RESHAPED, AreaCreated, AreaReshaped
+from areas.figures import refresh_figures
 from areas.lifecycle import AreaPhase
 from areas.models import Area
-from areas.figures import refresh_figures
 from common.events import publish
 from gis_core.models import Address
 from gis_core.staging import (
@@ -313,7 +313,8 @@ def _upsert(
                 [reshaped],
             )
         changed_ids = [area_id for area_id, _ in created] + reshaped
-        refresh_figures(assignment.assign_addresses_near_areas(changed_ids) | set(changed_ids))
+        relinked = assignment.assign_addresses_near_areas(changed_ids)
+        refresh_figures(relinked.areas | set(changed_ids))
         reassigned: dict[int, int] = {}
         if reshaped:
             # Per reshaped area: the addresses that left it plus those that joined it.
@@ -340,5 +341,9 @@ def _upsert(
     for area_id in reshaped:
         publish(
             AREA_RESHAPED,
-            AreaReshaped(area_id=area_id, areas_touched=sorted(reassigned)),
+            AreaReshaped(
+                area_id=area_id,
+                addresses_reassigned=reassigned.get(area_id, 0),
+                areas_touched=sorted(relinked.areas),
+            ),
         )

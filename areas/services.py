@@ -70,7 +70,7 @@ def area_create(
         attributes=attributes or {},
         parent=parent,
     )
-    refresh_figures({area.pk} | assignment.assign_addresses_near_areas([area.pk]))
+    refresh_figures({area.pk} | assignment.assign_addresses_near_areas([area.pk]).areas)
     publish(AREA_CREATED, AreaCreated(area_id=area.pk, code=area.code))
     return area
 
@@ -81,9 +81,16 @@ def area_reshape(*, area: Area, boundary: Any, crs: Any = None) -> Area:
     area = Area.objects.select_for_update().get(pk=area.pk)
     area.boundary = parse_multipolygon(boundary, crs=crs)
     area.save(update_fields=["boundary", "updated_at"])
-    touched = assignment.assign_addresses_near_areas([area.pk])
-    refresh_figures(touched | {area.pk})
-    publish(AREA_RESHAPED, AreaReshaped(area_id=area.pk, areas_touched=sorted(touched)))
+    relinked = assignment.assign_addresses_near_areas([area.pk])
+    refresh_figures(relinked.areas | {area.pk})
+    publish(
+        AREA_RESHAPED,
+        AreaReshaped(
+            area_id=area.pk,
+            addresses_reassigned=relinked.addresses,
+            areas_touched=sorted(relinked.areas),
+        ),
+    )
     return area
 
 

@@ -165,4 +165,5 @@ def test_reshaping_an_area_relinks_exactly_the_affected_addresses(db):
     assert DomainEvent.objects.get(topic="area.reshaped").payload == {
         "area_id": area.pk,
         "addresses_reassigned": len(leaving),
+        "areas_touched": [area.pk],
     }

@@ -201,7 +201,12 @@ def test_a_reshaped_area_in_the_file_is_updated_and_its_addresses_follow(db, tmp
         "Oststraße": "west",
     }
     reshaped = DomainEvent.objects.get(topic="area.reshaped")
-    assert reshaped.payload == {"area_id": west.pk, "addresses_reassigned": 1}
+    east = Area.objects.get(code="east")
+    assert reshaped.payload == {
+        "area_id": west.pk,
+        "addresses_reassigned": 1,
+        "areas_touched": sorted([west.pk, east.pk]),
+    }
 
 
 def test_a_mapping_picks_the_code_column(db):

@@ -180,7 +180,9 @@ def test_area_reshape_relinks_the_addresses_and_publishes_how_many(db):
     assert Area.objects.get(pk=area.pk).boundary.equals(MultiPolygon(EAST))
     assert reshaped.boundary.equals(MultiPolygon(EAST))
     assert (_area_of(west), _area_of(east)) == (None, area)
-    assert _events(AREA_RESHAPED) == [{"area_id": area.pk, "addresses_reassigned": 2}]
+    assert _events(AREA_RESHAPED) == [
+        {"area_id": area.pk, "addresses_reassigned": 2, "areas_touched": [area.pk]}
+    ]
 
 
 def test_an_address_leaving_a_reshaped_area_falls_to_the_neighbour_that_contains_it(db):
