@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from common.models import DomainEvent, OutboxMessage, OutboxStatus
+from common.models import DomainEvent, OutboxMessage, OutboxStatus, SavedQuery
 from common.outbox import outbox_message_retry
 
 
@@ -66,3 +66,12 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
             outbox_message_retry(message=message)
             retried += 1
         self.message_user(request, f"{retried} message(s) queued for delivery.", messages.SUCCESS)
+
+
+@admin.register(SavedQuery)
+class SavedQueryAdmin(admin.ModelAdmin):
+    list_display = ("name", "source", "owner", "updated_at")
+    list_filter = ("source",)
+    list_select_related = ("owner",)
+    search_fields = ("name", "description", "owner__username")
+    readonly_fields = ("definition", "share_token", "created_at", "updated_at")
