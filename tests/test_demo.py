@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -81,11 +80,16 @@ def _state() -> tuple:
 
 @pytest.fixture(scope="module")
 def demo_town(django_db_setup, django_db_blocker):
-    """The demo town loaded once for this module, in a transaction rolled back at its end
-    (each test runs in a savepoint inside it, so what one test does, the next never sees)."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield _load()
-        transaction.set_rollback(True)
+    """The demo town loaded once for this module the way `make run` loads it: each service
+    call commits on its own (inside one outer transaction, thousands of savepoints make
+    PostgreSQL's visibility checks crawl). Each test runs in a transaction rolled back at
+    its end; the module's teardown empties the database for the tests that follow."""
+    with django_db_blocker.unblock():
+        output = _load()
+        try:
+            yield output
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
