@@ -2,7 +2,7 @@
 
 from areas import assignment
 from common.events import IN_TRANSACTION, Event, subscribe
-from gis_core.events import ADDRESS_CREATED, ADDRESS_MOVED, ADDRESSES_IMPORTED
+from gis_core.events import ADDRESS_CREATED, ADDRESS_MOVED, ADDRESSES_STAGED
 
 
 @subscribe(ADDRESS_CREATED, kind=IN_TRANSACTION, name="areas.assign_created_address")
@@ -17,7 +17,7 @@ def assign_moved_address(event: Event) -> None:
     assignment.assign_addresses([event.payload["address_id"]])
 
 
-@subscribe(ADDRESSES_IMPORTED, kind=IN_TRANSACTION, name="areas.assign_imported_addresses")
-def assign_imported_addresses(event: Event) -> None:
-    """Every address a bulk import created or moved gets its area in one statement."""
-    assignment.assign_imported_addresses(event.payload["import_id"])
+@subscribe(ADDRESSES_STAGED, kind=IN_TRANSACTION, name="areas.assign_staged_addresses")
+def assign_staged_addresses(event: Event) -> None:
+    """The addresses a bulk import is about to write get their area before they are written."""
+    assignment.assign_staged_rows(event.payload["work_table"], event.payload["area_table"])
