@@ -3,7 +3,7 @@
 from areas import assignment
 from areas.figures import refresh_figures
 from common.events import IN_TRANSACTION, Event, subscribe
-from gis_core.events import ADDRESS_CREATED, ADDRESS_MOVED, ADDRESSES_IMPORTED
+from gis_core.events import ADDRESS_CREATED, ADDRESS_MOVED, ADDRESSES_IMPORTED, ADDRESSES_STAGED
 
 
 @subscribe(ADDRESS_CREATED, kind=IN_TRANSACTION, name="areas.assign_created_address")
@@ -18,21 +18,13 @@ def assign_moved_address(event: Event) -> None:
     refresh_figures(assignment.assign_addresses([event.payload["address_id"]]).areas)
 
 
-@subscribe(ADDRESSES_IMPORTED, kind=IN_TRANSACTION, name="areas.assign_imported_addresses")
-def assign_imported_addresses(event: Event) -> None:
-    """Every address a bulk import created or moved gets its area in one statement."""
-    touched = set(assignment.assign_imported_addresses(event.payload["import_id"]).areas)
-    if event.payload.get("updated"):
-        # Changed units (MDU homes) alter figures without moving anyone.
-        touched |= _areas_of_import(event.payload["import_id"])
-    refresh_figures(touched)
+@subscribe(ADDRESSES_STAGED, kind=IN_TRANSACTION, name="areas.assign_staged_addresses")
+def assign_staged_addresses(event: Event) -> None:
+    """The addresses a bulk import is about to write get their area before they are written."""
+    assignment.assign_staged_rows(event.payload["work_table"], event.payload["area_table"])
 
 
-def _areas_of_import(import_id: str) -> set[int]:
-    from gis_core.models import Address
-
-    return set(
-        Address.objects.filter(last_import_id=import_id, area__isnull=False)
-        .values_list("area_id", flat=True)
-        .distinct()
-    )
+@subscribe(ADDRESSES_IMPORTED, kind=IN_TRANSACTION, name="areas.refresh_imported_figures")
+def refresh_imported_figures(event: Event) -> None:
+    """The areas an import added to, took from or changed homes in get their figures recounted."""
+    refresh_figures(event.payload.get("area_ids") or [])

@@ -6,6 +6,7 @@ ADDRESS_CREATED = "address.created"
 ADDRESS_MOVED = "address.moved"
 ADDRESS_STATUS_CHANGED = "address.status_changed"
 ADDRESSES_IMPORTED = "addresses.imported"
+ADDRESSES_STAGED = "addresses.staged"
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,34 @@ class AddressStatusChanged:
 
 
 @dataclass(frozen=True)
+class AddressesStaged:
+    """A bulk import has checked its rows and is about to write them (in its transaction).
+
+    The import's checked rows are in `work_table` (a temp table with file_row,
+    reject_reason, location (4326), address_id (matched), is_written and
+    previous_area_id); in-transaction handlers may record the area of the rows to be
+    written, set-based, in `area_table` (an empty temp table of file_row, area_id; NULL
+    for "in no area"). `is_written` marks the rows the import will write (new, or different
+    from the stored address); only those take the area recorded here. A written row with
+    no entry keeps `previous_area_id`, the matched address's current area (NULL for a new
+    row), so with no handler no link is lost.
+    """
+
+    import_id: str
+    work_table: str
+    area_table: str
+
+
+@dataclass(frozen=True)
 class AddressesImported:
-    """A bulk import changed many addresses; those it created or changed carry its id."""
+    """A bulk import changed many addresses; those it created or changed carry its id.
+
+    `area_ids` are the areas those rows left or joined (their area before and after,
+    sorted, no NULL), so per-area figures can be refreshed for exactly them.
+    """
 
     import_id: str
     created: int
     updated: int
     moved: int
+    area_ids: list[int]

@@ -1,11 +1,13 @@
 """Bulk address import: any GIS file → addresses, upserted by external reference, in SQL.
 
 The file is staged by ogr2ogr (`gis_core.staging`); then, in one transaction, one statement
-maps and checks every row (a reason for each rejected one) and matches it to the stored
-address with the same (system, external id), and three more write only what changed:
-an UPDATE of the changed addresses, an INSERT … SELECT of the new ones and of their
-external references. The `addresses.imported` event then lets higher layers react to
-exactly those rows (the areas app links them to their area in one statement).
+maps and checks every row (a reason for each rejected one), matches it to the stored
+address with the same (system, external id) and decides whether it is written (new, or
+different from what is stored). The `addresses.staged` event lets higher layers record
+what gis_core cannot know (the areas app: each written row's area, in one join); then
+three statements write only what changed: an UPDATE of the changed addresses, an
+INSERT … SELECT of the new ones and of their external references. The
+`addresses.imported` event closes the run, naming the areas the written rows left or joined.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from common.events import publish
-from gis_core.events import ADDRESSES_IMPORTED, AddressesImported
+from gis_core.events import (
+    ADDRESSES_IMPORTED,
+    ADDRESSES_STAGED,
+    AddressesImported,
+    AddressesStaged,
+)
 from gis_core.lifecycle import AddressStatus, PremisesType
 from gis_core.models import Address, ExternalReference
 from gis_core.staging import (
@@ -64,7 +73,13 @@ TEXT_FIELDS = ("street", "house_number", "unit", "postcode", "city", "country")
 LABEL_MAX = Address._meta.get_field("label").output_field.max_length - 6
 SYSTEM_PATTERN = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
 LOCK_NAME = "oanm.import_addresses"  # one address import at a time
-WORK_TABLE = "oanm_address_import"
+WORK_TABLE = "pg_temp.oanm_address_import"  # schema-qualified: handlers get it as is
+AREA_TABLE = "pg_temp.oanm_address_import_area"  # (file_row, area_id) from the handlers
+# The area a written row gets: the one a handler recorded (NULL: in no area), else its own.
+RESOLVED_AREA_SQL = (
+    "CASE WHEN found.file_row IS NULL THEN work.previous_area_id ELSE found.area_id END"
+)
+TEMP_BUFFERS = "1GB"  # an upper bound: PostgreSQL takes the memory as the tables grow
 
 
 def import_addresses(
@@ -113,9 +128,12 @@ def _checks_sql(
 ) -> tuple[str, list[str]]:
     """One statement: every staged row mapped, checked (a reason or NULL) and matched.
 
-    The work table it fills has the values to store, `reject_reason`, the id of the stored
-    address with the same external id (`address_id`) and a fresh id for a new one (`new_id`).
-    `OFFSET 0` keeps each layer from being inlined, so no expression runs twice.
+    The work table it fills has the values to store (attributes already merged with the
+    stored ones), `reject_reason`, the id of the stored address with the same external id
+    (`address_id`), a fresh id for a new one (`new_id`), whether the row is written
+    (`is_written`: new, or different from the stored address) and moves it (`is_moved`), and
+    the stored address's area (`previous_area_id`). `OFFSET 0` keeps each layer from being
+    inlined, so no expression runs twice.
     """
     mapped = {target: column for target, column in resolved.items() if column}
     attribute_columns = [c for c in staged.columns if c not in set(mapped.values())]
@@ -220,74 +238,97 @@ def _checks_sql(
     mapped_texts = ", ".join(
         f"{_text(mapped.get(name))} AS {name}" for name in TEXT_FIELDS if name != "country"
     )
+    # A matched row is written when a field the file maps, its location or its merged
+    # attributes differ from the stored address (so an unchanged row is never touched).
+    compared = _written_fields(resolved)
+    differs = (
+        f"({''.join(f'matched.current_{name}, ' for name in compared)}matched.current_location,"
+        " matched.current_attributes) IS DISTINCT FROM"
+        f" ({''.join(f'matched.{name}, ' for name in compared)}matched.location,"
+        " matched.attributes)"
+    )
+    address_table = Address._meta.db_table
     sql = f"""
 CREATE TEMP TABLE {WORK_TABLE} AS
-SELECT checked.file_row, checked.external_id, checked.reject_reason,
-       {", ".join(f"checked.{name}" for name in stored)},
-       checked.location, checked.raw_attributes, reference.address_id,
-       CASE WHEN checked.reject_reason IS NULL AND reference.address_id IS NULL
-            THEN nextval(%s::regclass) END AS new_id
+SELECT matched.file_row, matched.external_id, matched.reject_reason,
+       {", ".join(f"matched.{name}" for name in stored)},
+       matched.location, matched.attributes, matched.address_id,
+       CASE WHEN matched.reject_reason IS NULL AND matched.address_id IS NULL
+            THEN nextval(%s::regclass) END AS new_id,
+       matched.reject_reason IS NULL AND (matched.address_id IS NULL OR {differs})
+         AS is_written,
+       matched.address_id IS NOT NULL AND matched.current_location IS DISTINCT FROM
+         matched.location AS is_moved,
+       matched.previous_area_id
   FROM (
-    SELECT windowed.*, CASE {reason_sql} END AS reject_reason
+    SELECT checked.*, reference.address_id,
+           {"".join(f"current.{name} AS current_{name}, " for name in compared)}
+           current.location AS current_location, current.attributes AS current_attributes,
+           current.area_id AS previous_area_id,
+           CASE WHEN checked.reject_reason IS NOT NULL THEN NULL
+                WHEN current.id IS NULL THEN jsonb_strip_nulls(checked.raw_attributes)
+                -- merged: the file's keys replace the stored ones, empty ones remove them
+                ELSE jsonb_strip_nulls(current.attributes || checked.raw_attributes)
+           END AS attributes
       FROM (
-        SELECT mapped.*,
-               CASE WHEN mapped.geometry_type = 'ST_Point' THEN {location_sql} END AS location,
-               {units_sql} AS units,
-               min(mapped.file_row) OVER (PARTITION BY mapped.external_id COLLATE "C")
-                 AS first_row
+        SELECT windowed.*, CASE {reason_sql} END AS reject_reason
           FROM (
-            SELECT staged.{quote(ROW_COLUMN)} AS file_row,
-                   {_text(mapped.get("external_id"))} AS external_id,
-                   {mapped_texts},
-                   upper({_text(mapped.get("country"))}) AS country,
-                   {premises_sql} AS premises_type,
-                   {_text(mapped.get("units"))} AS units_text,
-                   staged.{quote(GEOMETRY_COLUMN)} AS source_geom,
-                   ST_GeometryType(staged.{quote(GEOMETRY_COLUMN)}) AS geometry_type,
-                   {attributes_sql} AS raw_attributes
-              FROM {staged.qualified} AS staged
+            SELECT mapped.*,
+                   CASE WHEN mapped.geometry_type = 'ST_Point' THEN {location_sql} END
+                     AS location,
+                   {units_sql} AS units,
+                   min(mapped.file_row) OVER (PARTITION BY mapped.external_id COLLATE "C")
+                     AS first_row
+              FROM (
+                SELECT staged.{quote(ROW_COLUMN)} AS file_row,
+                       {_text(mapped.get("external_id"))} AS external_id,
+                       {mapped_texts},
+                       upper({_text(mapped.get("country"))}) AS country,
+                       {premises_sql} AS premises_type,
+                       {_text(mapped.get("units"))} AS units_text,
+                       staged.{quote(GEOMETRY_COLUMN)} AS source_geom,
+                       ST_GeometryType(staged.{quote(GEOMETRY_COLUMN)}) AS geometry_type,
+                       {attributes_sql} AS raw_attributes
+                  FROM {staged.qualified} AS staged
+                OFFSET 0
+              ) AS mapped
             OFFSET 0
-          ) AS mapped
+          ) AS windowed
         OFFSET 0
-      ) AS windowed
+      ) AS checked
+      LEFT JOIN {ExternalReference._meta.db_table} AS reference
+             ON checked.reject_reason IS NULL
+            AND reference.system = %s AND reference.external_id = checked.external_id
+      LEFT JOIN {address_table} AS current ON current.id = reference.address_id
     OFFSET 0
-  ) AS checked
-  LEFT JOIN {ExternalReference._meta.db_table} AS reference
-         ON checked.reject_reason IS NULL
-        AND reference.system = %s AND reference.external_id = checked.external_id
+  ) AS matched
 """
     return sql, attribute_params
 
 
-def _update_sql(resolved: Mapping[str, str | None]) -> str:
-    """Write the mapped fields, location and attributes of matched addresses that differ.
+def _written_fields(resolved: Mapping[str, str | None]) -> list[str]:
+    """The address fields an import compares and writes: those the file maps.
 
     Fields the file does not map keep their stored value, except that premises type and
-    units go together (they were checked together): a file mapping one sets both. Attributes
-    are merged: the file's properties replace the same keys, a property that is now empty
-    removes its key, other keys stay. Returns one row per written address: whether it moved.
+    units go together (they were checked together): a file mapping one sets both.
     """
     fields = [name for name in TEXT_FIELDS if resolved.get(name)]
     if resolved.get("premises_type") or resolved.get("units"):
         fields += ["premises_type", "units"]
-    new_attributes = "jsonb_strip_nulls(current.attributes || work.raw_attributes)"
-    address_table = Address._meta.db_table
+    return fields
+
+
+def _update_sql(resolved: Mapping[str, str | None]) -> str:
+    """Write the matched addresses the work table marks as written: mapped fields, location,
+    merged attributes and the area the `addresses.staged` handlers found."""
     return f"""
-WITH written AS (
-    UPDATE {address_table} AS target
-       SET {"".join(f"{name} = work.{name}, " for name in fields)}
-           location = work.location, attributes = {new_attributes},
-           last_import_id = %s, updated_at = %s
-      FROM {WORK_TABLE} AS work
-      JOIN {address_table} AS current ON current.id = work.address_id
-     WHERE work.reject_reason IS NULL AND target.id = work.address_id
-       AND ({"".join(f"current.{name}, " for name in fields)}current.location,
-            current.attributes)
-           IS DISTINCT FROM
-           ({"".join(f"work.{name}, " for name in fields)}work.location, {new_attributes})
- RETURNING current.location IS DISTINCT FROM work.location AS moved
-)
-SELECT count(*), count(*) FILTER (WHERE moved) FROM written
+UPDATE {Address._meta.db_table} AS target
+   SET {"".join(f"{name} = work.{name}, " for name in _written_fields(resolved))}
+       location = work.location, attributes = work.attributes, area_id = {RESOLVED_AREA_SQL},
+       last_import_id = %s, updated_at = %s
+  FROM {WORK_TABLE} AS work
+  LEFT JOIN {AREA_TABLE} AS found ON found.file_row = work.file_row
+ WHERE work.is_written AND work.address_id IS NOT NULL AND target.id = work.address_id
 """
 
 
@@ -301,6 +342,7 @@ def _upsert(
 ) -> None:
     address_table = Address._meta.db_table
     now = timezone.now()
+    clock = _StageClock(report.import_id)
 
     def step(stage: str, done: int, total: int) -> None:
         if progress:
@@ -310,22 +352,28 @@ def _upsert(
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [LOCK_NAME])
         # Sorting and hashing a million external ids stays in memory.
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{WORK_TABLE}")
+        _keep_temp_tables_in_memory(cursor)
+        cursor.execute(f"DROP TABLE IF EXISTS {WORK_TABLE}, {AREA_TABLE}")
         step("validating", 0, 1)
         cursor.execute(f"ANALYZE {staged.qualified}")
+        clock.lap("analyze the staging table")
         sql, attribute_params = _checks_sql(staged, resolved, cursor)
         # Parameters in the order they appear: the id sequence, attribute keys, system.
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [address_table])
         sequence = cursor.fetchone()[0]  # looked up once: per row it costs more than nextval
         cursor.execute(sql, [sequence, *attribute_params, system])
+        clock.lap("check and match (the work table)")
         cursor.execute(
             f"""
             SELECT count(*) FILTER (WHERE new_id IS NOT NULL),
-                   count(*) FILTER (WHERE address_id IS NOT NULL)
+                   count(*) FILTER (WHERE address_id IS NOT NULL),
+                   count(*) FILTER (WHERE address_id IS NOT NULL AND is_written),
+                   count(*) FILTER (WHERE is_written AND is_moved)
               FROM {WORK_TABLE}
             """
         )
-        report.created, matched = cursor.fetchone()
+        report.created, matched, report.updated, report.moved = cursor.fetchone()
+        report.unchanged = matched - report.updated
         cursor.execute(
             f"""
             SELECT file_row, external_id, reject_reason FROM {WORK_TABLE}
@@ -333,29 +381,52 @@ def _upsert(
             """
         )
         report.rejected = [Rejection(*row) for row in cursor.fetchall()]
+        clock.lap("count and list the rejects")
         step("validating", 1, 1)
+        if not (report.created or report.updated):
+            cursor.execute(f"DROP TABLE {WORK_TABLE}")
+            return  # nothing to write: no event, nothing touched
 
-        step("upserting", 0, 3)
-        if matched:
+        step("linking", 0, 1)
+        # In-transaction handlers above us (the area link) record the rows' areas now, so
+        # every written row is written once, with its area.
+        cursor.execute(f"CREATE TEMP TABLE {AREA_TABLE} (file_row bigint NOT NULL, area_id bigint)")
+        publish(
+            ADDRESSES_STAGED,
+            AddressesStaged(
+                import_id=report.import_id, work_table=WORK_TABLE, area_table=AREA_TABLE
+            ),
+        )
+        clock.lap("addresses.staged handlers")
+        step("linking", 1, 1)
+
+        step("upserting", 0, 4)
+        if report.updated:
             cursor.execute(_update_sql(resolved), [report.import_id, now])
-            report.updated, report.moved = cursor.fetchone()
-        report.unchanged = matched - report.updated
-        step("upserting", 1, 3)
+            clock.lap("update the changed addresses")
+        step("upserting", 1, 4)
+        bulk = _begin_bulk_load(cursor, adding=report.created)
         fields = (*TEXT_FIELDS, "premises_type", "units")
         cursor.execute(
             f"""
             INSERT INTO {address_table}
                    (id, created_at, updated_at, location, {", ".join(fields)},
-                    status, attributes, last_import_id)
+                    status, attributes, area_id, last_import_id)
             SELECT work.new_id, %s, %s, work.location,
                    {", ".join(f"work.{name}" for name in fields)},
-                   %s, jsonb_strip_nulls(work.raw_attributes), %s
+                   %s, work.attributes, {RESOLVED_AREA_SQL}, %s
               FROM {WORK_TABLE} AS work
+              LEFT JOIN {AREA_TABLE} AS found ON found.file_row = work.file_row
              WHERE work.new_id IS NOT NULL
             """,
             [now, now, AddressStatus.PLANNED, report.import_id],
         )
-        step("upserting", 2, 3)
+        clock.lap("insert the new addresses")
+        if bulk:
+            for definition in bulk.indexes:
+                cursor.execute(definition)
+            clock.lap(f"build {len(bulk.indexes)} indexes again")
+        step("upserting", 2, 4)
         cursor.execute(
             f"""
             INSERT INTO {ExternalReference._meta.db_table} (system, external_id, address_id)
@@ -365,18 +436,142 @@ def _upsert(
             """,
             [system],
         )
-        cursor.execute(f"DROP TABLE {WORK_TABLE}")
-        step("upserting", 3, 3)
-    if report.created or report.updated:
-        step("linking", 0, 1)
-        # In-transaction handlers above us (the area link) run now, on exactly these rows.
-        publish(
-            ADDRESSES_IMPORTED,
-            AddressesImported(
-                import_id=report.import_id,
-                created=report.created,
-                updated=report.updated,
-                moved=report.moved,
-            ),
+        clock.lap("insert their external references")
+        if bulk:
+            for definition in bulk.foreign_keys:
+                cursor.execute(definition)  # validates every reference in one join
+            clock.lap("add the references' foreign key again")
+        step("upserting", 3, 4)
+        # The areas the written rows left or joined: higher layers refresh only those.
+        # (The handlers record areas only for rows to be written; a written row with no
+        # entry kept its previous area, which the second half names.)
+        cursor.execute(
+            f"""
+            SELECT coalesce(array_agg(touched.area_id ORDER BY touched.area_id), '{{}}')
+              FROM (
+                SELECT found.area_id FROM {AREA_TABLE} AS found
+                 WHERE found.area_id IS NOT NULL
+                 UNION
+                SELECT work.previous_area_id FROM {WORK_TABLE} AS work
+                 WHERE work.is_written AND work.previous_area_id IS NOT NULL
+              ) AS touched
+            """
         )
-        step("linking", 1, 1)
+        area_ids = list(cursor.fetchone()[0])
+        cursor.execute(f"DROP TABLE {WORK_TABLE}, {AREA_TABLE}")
+        clock.lap("collect the areas touched")
+    # In-transaction handlers above us react to exactly these rows (they carry the run's id).
+    publish(
+        ADDRESSES_IMPORTED,
+        AddressesImported(
+            import_id=report.import_id,
+            created=report.created,
+            updated=report.updated,
+            moved=report.moved,
+            area_ids=area_ids,
+        ),
+    )
+    clock.lap("addresses.imported handlers")
+    step("upserting", 4, 4)
+
+
+@dataclass(frozen=True)
+class _BulkLoad:
+    """What a bulk load set aside and builds again: indexes after the address INSERT, the
+    references' foreign key after theirs (SQL definitions, as PostgreSQL gives them)."""
+
+    indexes: list[str]
+    foreign_keys: list[str]
+
+
+def _begin_bulk_load(cursor, *, adding: int) -> _BulkLoad | None:
+    """For a bulk load, drop the address table's secondary indexes and the external
+    references' foreign key to it; returns what to build again (None: not a bulk load).
+
+    Maintaining a GiST and three btrees row by row costs several times what building them
+    afresh does, and checking the foreign key of a million references one by one at commit
+    several times what one join validating them all does. So an import that adds at least
+    IMPORT_BULK_LOAD_MIN_ROWS rows and more than the table holds (a first load, a new
+    region) sets them aside and builds them again right after its INSERTs, in the same
+    transaction. Dropping them locks both tables exclusively until the import commits; if
+    another session holds a lock on them now, the import does not wait (2 s) and keeps them.
+    The primary keys and unique constraints always stay.
+    """
+    table = Address._meta.db_table
+    references = ExternalReference._meta.db_table
+    if adding < settings.IMPORT_BULK_LOAD_MIN_ROWS:
+        return None
+    cursor.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table])
+    if adding <= cursor.fetchone()[0]:
+        return None
+    cursor.execute(
+        """
+        SELECT index.indexrelid::regclass::text, pg_get_indexdef(index.indexrelid)
+          FROM pg_index AS index
+         WHERE index.indrelid = %s::regclass AND NOT index.indisunique
+           AND NOT index.indisprimary AND index.indisvalid
+         ORDER BY 1
+        """,
+        [table],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute(
+        """
+        SELECT conname, pg_get_constraintdef(oid)
+          FROM pg_constraint
+         WHERE conrelid = %s::regclass AND confrelid = %s::regclass AND contype = 'f'
+         ORDER BY 1
+        """,
+        [references, table],
+    )
+    foreign_keys = cursor.fetchall()
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    lock_timeout = cursor.fetchone()[0]
+    try:
+        with transaction.atomic():  # a savepoint: a lock we cannot get must not abort the run
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            if indexes:
+                cursor.execute("DROP INDEX " + ", ".join(name for name, _ in indexes))
+            for name, _ in foreign_keys:
+                cursor.execute(f"ALTER TABLE {references} DROP CONSTRAINT {quote(name)}")
+    except DatabaseError as exc:
+        logger.info("address import keeps its indexes and constraints (tables in use): %s", exc)
+        return None
+    finally:
+        # A released savepoint keeps SET LOCAL: give the transaction its own setting back.
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")  # for the builds
+    return _BulkLoad(
+        indexes=[definition for _, definition in indexes],
+        foreign_keys=[
+            f"ALTER TABLE {references} ADD CONSTRAINT {quote(name)} {definition}"
+            for name, definition in foreign_keys
+        ],
+    )
+
+
+def _keep_temp_tables_in_memory(cursor) -> None:
+    """Let the work table (hundreds of MB for a million rows) live in this session's
+    memory rather than pass through the default 8 MB of local buffers page by page.
+
+    PostgreSQL allows it only before the session's first temporary table; a session that
+    had one keeps its size (the import is then a little slower, never wrong).
+    """
+    try:
+        with transaction.atomic():  # a savepoint: a refusal must not abort the import
+            cursor.execute(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'")
+    except DatabaseError as exc:
+        logger.debug("temp_buffers stays as it is: %s", exc)
+
+
+class _StageClock:
+    """Logs (at DEBUG) how long each statement of an import took, to see where time goes."""
+
+    def __init__(self, import_id: str):
+        self.import_id = import_id
+        self.last = time.monotonic()
+
+    def lap(self, what: str) -> None:
+        now = time.monotonic()
+        logger.debug("address import %s: %s %.2f s", self.import_id, what, now - self.last)
+        self.last = now

@@ -61,6 +61,10 @@ class Address(TimeStampedModel):
     status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The containing planning area; kept right by set-based SQL (areas.assignment), never by hand.
     # A lazy reference: gis_core never imports areas (ARCHITECTURE.md layers).
+    # No foreign-key constraint in the database: the link is derived data that the
+    # assignment recomputes from the geometries, areas are retired (is_active), never
+    # hard-deleted, and Django still applies on_delete=SET_NULL to ORM deletes. The
+    # constraint's check of every written row cost a bulk import of 1M addresses ~13 s.
     area = models.ForeignKey(
         "areas.Area",
         null=True,
@@ -68,8 +72,11 @@ class Address(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="addresses",
         editable=False,
+        db_constraint=False,
     )
     attributes = models.JSONField(default=dict, blank=True, help_text="Properties from a GIS.")
+    # Not indexed: one value covers every row of a run (up to millions), nothing looks
+    # addresses up by it, and the index cost a bulk import ~10 % of its insert time.
     last_import_id = models.UUIDField(
         null=True, blank=True, editable=False, help_text="The import run that last changed it."
     )
@@ -90,7 +97,6 @@ class Address(TimeStampedModel):
         indexes = [
             models.Index(fields=["postcode", "street"], name="address_postcode_street"),
             models.Index(fields=["status"], name="address_status"),
-            models.Index(fields=["last_import_id"], name="address_last_import"),
             GistIndex(fields=["location_3857"], name="address_location_3857"),
         ]
 
@@ -101,8 +107,12 @@ class Address(TimeStampedModel):
 class ExternalReference(models.Model):
     """The id another system (IQGeo, VETRO, OSM, …) knows an address by; unique per system."""
 
-    address = models.ForeignKey(Address, on_delete=models.CASCADE, related_name="external_refs")
-    system = models.SlugField(max_length=40)
+    # No single-column indexes: the unique (address, system) serves lookups by address and
+    # (system, external_id) those by system; each extra index slowed bulk imports.
+    address = models.ForeignKey(
+        Address, on_delete=models.CASCADE, related_name="external_refs", db_index=False
+    )
+    system = models.SlugField(max_length=40, db_index=False)
     external_id = models.CharField(max_length=200)
 
     class Meta:

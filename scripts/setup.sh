@@ -244,6 +244,43 @@ else
         || die "cannot connect to 127.0.0.1:$OANM_PG_PORT as $PG_ROLE"
     [[ "$super" == t ]] \
         || die "role $PG_ROLE must be a superuser (the tests create the postgis extension)"
+
+    # Settings for bulk work (a million-address import, the benchmark county), for this
+    # cluster only, never for a DATABASE_URL: it is a development, demo and test cluster.
+    # synchronous_commit=off lets a crash lose the last fraction of a second of commits
+    # (never consistency): fine here, not for production data (docs/configuration.md).
+    # JIT compiling costs short queries more than it saves. Written with ALTER SYSTEM only
+    # when they differ; a restart only when one needs it (shared_buffers), else a reload.
+    PG_TUNING=(
+        shared_buffers=512MB
+        max_wal_size=4GB
+        checkpoint_timeout=15min
+        work_mem=32MB
+        maintenance_work_mem=512MB
+        synchronous_commit=off
+        max_parallel_workers_per_gather=2
+        jit=off
+    )
+    tuned=() restart=0
+    for setting in "${PG_TUNING[@]}"; do
+        name="${setting%%=*}" value="${setting#*=}"
+        [[ "$("${PSQL[@]}" -d postgres -c "SHOW $name")" == "$value" ]] && continue
+        "${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET $name = '$value'"
+        tuned+=("$setting")
+        context="$("${PSQL[@]}" -d postgres -c "SELECT context FROM pg_settings WHERE name = '$name'")"
+        [[ "$context" == postmaster ]] && restart=1
+    done
+    if [[ ${#tuned[@]} -eq 0 ]]; then
+        ok "PostgreSQL settings for bulk work in place"
+    elif [[ $restart -eq 1 ]]; then
+        as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t 60 -m fast \
+            -o "-p $OANM_PG_PORT -k $SOCKET_DIR -c listen_addresses=127.0.0.1" restart >/dev/null \
+            || die "PostgreSQL did not restart; the end of $PG_LOG:" "$(tail -n 15 "$PG_LOG")"
+        ok "set ${tuned[*]} and restarted PostgreSQL"
+    else
+        "${PSQL[@]}" -d postgres -c "SELECT pg_reload_conf()" >/dev/null
+        ok "set ${tuned[*]} (reloaded)"
+    fi
     if [[ -z "$("${PSQL[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" ]]; then
         "${PSQL[@]}" -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_ROLE"
         ok "created database $PG_DB"

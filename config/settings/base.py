@@ -182,6 +182,12 @@ OUTBOX_RETRY_CAP_SECONDS = 3600
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "25"))
 OUTBOX_KEEP_DELIVERED_DAYS = int(env("OUTBOX_KEEP_DELIVERED_DAYS", "30"))
 
+# Address imports that add at least this many rows, and more than the table holds, set the
+# address table's secondary indexes and the references' foreign key aside and build them
+# again after inserting (much faster than keeping them row by row; both tables are locked
+# exclusively until the import ends).
+IMPORT_BULK_LOAD_MIN_ROWS = int(env("IMPORT_BULK_LOAD_MIN_ROWS", "100000"))
+
 # Map pages: the base layer is optional (no internet needed) and configurable.
 MAP_TILE_URL = env("MAP_TILE_URL", "")
 MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")

@@ -1,6 +1,7 @@
 """The address→area link on the demo town, checked against a brute-force answer from shapely."""
 
 import json
+from contextlib import contextmanager
 
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
@@ -8,6 +9,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from areas.importing import import_areas
 from areas.models import Area
 from areas.services import area_reshape
+from common.events import handler_named, subscribe, unsubscribe
 from common.models import DomainEvent
 from gis_core.importing import import_addresses
 from gis_core.models import Address
@@ -167,3 +169,126 @@ def test_reshaping_an_area_relinks_exactly_the_affected_addresses(db):
         "addresses_reassigned": len(leaving),
         "areas_touched": [area.pk],
     }
+
+
+def demo_feature_in(postcode: str, *, skip: int = 0) -> dict:
+    """A demo address whose postcode area contains it (2 of the 2,960 lie just outside)."""
+    features = json.loads((DEMO_DATA / "addresses.geojson").read_text())["features"]
+    candidates = [f for f in features if f["properties"]["postcode"] == postcode]
+    return json.loads(json.dumps(candidates[skip]))
+
+
+def write_features(path, features: list[dict]):
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def area_of(external_id: str) -> str | None:
+    address = Address.objects.select_related("area").get(external_refs__external_id=external_id)
+    return address.area.code if address.area else None
+
+
+def area_ids(*codes: str) -> list[int]:
+    return sorted(Area.objects.filter(code__in=codes).values_list("pk", flat=True))
+
+
+def test_an_import_links_new_moved_and_departed_rows_and_names_the_areas_it_touched(db, tmp_path):
+    # given the postcode areas and five addresses imported, each in its postcode's area
+    import_areas(DEMO_DATA / "areas.geojson", where=POSTCODES)
+    renumbered, moved, departed, stale, untouched = (
+        demo_feature_in(code) for code in ("13351", "13353", "13349", "13405", "13627")
+    )
+    first = [renumbered, moved, departed, stale, untouched]
+    import_addresses(write_features(tmp_path / "v1.geojson", first))
+    ids = {
+        name: feature["properties"]["id"]
+        for name, feature in zip(
+            ("renumbered", "moved", "departed", "stale", "untouched"), first, strict=True
+        )
+    }
+    assert {name: area_of(ids[name]) for name in ids} == {
+        "renumbered": "13351",
+        "moved": "13353",
+        "departed": "13349",
+        "stale": "13405",
+        "untouched": "13627",
+    }
+    # and one link gone stale, as if the areas had changed without a relink
+    Address.objects.filter(external_refs__external_id=ids["stale"]).update(area=None)
+
+    # when the file comes back with a house number changed, one address moved into 13347,
+    # one moved out of every area, a new address in 13407 and the rest as they were
+    renumbered["properties"]["housenumber"] = "99b"
+    moved["geometry"]["coordinates"] = list(
+        Area.objects.get(code="13347").boundary.point_on_surface.coords
+    )
+    departed["geometry"]["coordinates"] = [13.0, 52.0]
+    new = demo_feature_in("13407")
+    report = import_addresses(write_features(tmp_path / "v2.geojson", [*first, new]))
+
+    # then the written rows are linked to the area around their new place (or to none)
+    assert (report.created, report.updated, report.moved, report.unchanged) == (1, 3, 2, 2)
+    assert {name: area_of(ids[name]) for name in ids} | {
+        "new": area_of(new["properties"]["id"])
+    } == {
+        "renumbered": "13351",
+        "moved": "13347",
+        "departed": None,
+        "stale": None,  # not written: not the import's business
+        "untouched": "13627",
+        "new": "13407",
+    }
+    # and the event names every area the written rows left or joined, and no other
+    event = DomainEvent.objects.filter(topic="addresses.imported").latest("occurred_at")
+    assert event.payload == {
+        "import_id": report.import_id,
+        "created": 1,
+        "updated": 3,
+        "moved": 2,
+        "area_ids": area_ids("13351", "13353", "13347", "13349", "13407"),
+    }
+
+
+def test_an_import_of_the_demo_town_names_every_area_its_addresses_joined(db):
+    # given the postcode areas
+    import_areas(DEMO_DATA / "areas.geojson", where=POSTCODES)
+
+    # when the demo town is imported
+    report = import_addresses(DEMO_DATA / "addresses.geojson")
+
+    # then the event names exactly the areas that now hold addresses
+    event = DomainEvent.objects.get(topic="addresses.imported")
+    assert event.payload["import_id"] == report.import_id
+    assert event.payload["area_ids"] == sorted(
+        set(Address.objects.exclude(area=None).values_list("area_id", flat=True))
+    )
+    assert len(event.payload["area_ids"]) == 8
+
+
+@contextmanager
+def handler_removed(name: str):
+    """A registered event handler unsubscribed for the block, then subscribed again."""
+    handler = handler_named(name)
+    unsubscribe(name)
+    try:
+        yield
+    finally:
+        subscribe(handler.topic, kind=handler.kind, name=handler.name)(handler.func)
+
+
+def test_with_no_staged_handler_a_rewritten_address_keeps_its_area(db, tmp_path):
+    # given an address imported into 13351 (the areas app linked it)
+    import_areas(DEMO_DATA / "areas.geojson", where=POSTCODES)
+    feature = demo_feature_in("13351")
+    import_addresses(write_features(tmp_path / "v1.geojson", [feature]))
+    assert area_of(feature["properties"]["id"]) == "13351"
+
+    # when the file comes back with its house number changed and nobody links areas
+    feature["properties"]["housenumber"] = "99b"
+    with handler_removed("areas.assign_staged_addresses"):
+        report = import_addresses(write_features(tmp_path / "v2.geojson", [feature]))
+
+    # then the address is written and keeps the area it had
+    assert report.updated == 1
+    assert Address.objects.get().house_number == "99b"
+    assert area_of(feature["properties"]["id"]) == "13351"

@@ -7,6 +7,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -90,12 +91,29 @@ def test_importing_the_demo_town_stores_every_address(db):
     )
     assert first.attributes == {"osm_id": "30302038", "osm_type": "node", "suburb": "Wedding"}
     assert str(first.last_import_id) == report.import_id
-    assert list(DomainEvent.objects.values_list("topic", "payload")) == [
+    # and the run told higher layers before writing (staged) and after (imported); with no
+    # areas, no address has one and no area was touched
+    assert list(DomainEvent.objects.order_by("occurred_at").values_list("topic", "payload")) == [
+        (
+            "addresses.staged",
+            {
+                "import_id": report.import_id,
+                "work_table": "pg_temp.oanm_address_import",
+                "area_table": "pg_temp.oanm_address_import_area",
+            },
+        ),
         (
             "addresses.imported",
-            {"import_id": report.import_id, "created": 3006, "updated": 0, "moved": 0},
-        )
+            {
+                "import_id": report.import_id,
+                "created": 3006,
+                "updated": 0,
+                "moved": 0,
+                "area_ids": [],
+            },
+        ),
     ]
+    assert Address.objects.exclude(area=None).count() == 0
 
 
 def test_importing_the_demo_town_twice_adds_nothing_and_changes_nothing(db):
@@ -110,7 +128,7 @@ def test_importing_the_demo_town_twice_adds_nothing_and_changes_nothing(db):
     assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 0, 3006, [])
     assert snapshot() == before
     assert ExternalReference.objects.count() == 3006
-    assert DomainEvent.objects.count() == 1
+    assert DomainEvent.objects.count() == 2  # the first run's staged and imported
 
 
 def test_broken_rows_are_rejected_with_their_reason_and_the_good_ones_stored(db):
@@ -204,11 +222,13 @@ def test_a_changed_file_updates_only_the_changed_rows(db, tmp_path):
     unchanged = Address.objects.exclude(pk__in=written)
     assert {str(address.last_import_id) for address in unchanged} == {first.import_id}
     assert DomainEvent.objects.filter(topic="addresses.imported").count() == 2
-    assert DomainEvent.objects.latest("occurred_at").payload == {
+    assert DomainEvent.objects.filter(topic="addresses.staged").count() == 2
+    assert DomainEvent.objects.filter(topic="addresses.imported").latest("occurred_at").payload == {
         "import_id": second.import_id,
         "created": 0,
         "updated": 2,
         "moved": 1,
+        "area_ids": [],
     }
 
 
@@ -512,9 +532,9 @@ def test_progress_goes_through_the_stages_and_the_staging_table_is_dropped(db):
 
     # then it hears each stage in order, loading up to 100 %
     stages = list(dict.fromkeys(stage for stage, _, _ in calls))
-    assert stages == ["loading", "validating", "upserting", "linking"]
+    assert stages == ["loading", "validating", "linking", "upserting"]
     assert ("loading", 100, 100) in calls
-    assert calls[-1] == ("linking", 1, 1)
+    assert calls[-1] == ("upserting", 4, 4)
     # and the run's staging table is gone
     assert staging_tables() - before == set()
 
@@ -578,3 +598,79 @@ def test_a_staging_table_left_by_a_dead_run_is_dropped_by_a_later_one(db):
     assert dropped == [f"addresses_{old}_0badc0de"]
     assert f"addresses_{new}_00c0ffee" in staging_tables()
     assert f"addresses_{old}_0badc0de" not in staging_tables()
+
+
+def address_indexes() -> dict[str, tuple[int, str]]:
+    """The address table's indexes and the constraints of the references: name → (oid,
+    definition)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT indexrelid::regclass::text, indexrelid::oid::int, pg_get_indexdef(indexrelid)
+              FROM pg_index WHERE indrelid = 'gis_core_address'::regclass
+             UNION ALL
+            SELECT conname, oid::int, pg_get_constraintdef(oid)
+              FROM pg_constraint WHERE conrelid = 'gis_core_externalreference'::regclass
+            """
+        )
+        return {name: (oid, definition) for name, oid, definition in cursor.fetchall()}
+
+
+def test_a_bulk_load_builds_its_indexes_and_foreign_key_again_as_they_were(db, settings):
+    # given an empty address table, and bulk loads counted from 1,000 rows
+    settings.IMPORT_BULK_LOAD_MIN_ROWS = 1000
+    before = address_indexes()
+
+    # when the demo town (3,006 rows) is imported
+    report = import_addresses(DEMO_ADDRESSES)
+
+    # then the address table's secondary indexes and the references' foreign key are new
+    # ones with the same definitions, the keys and unique constraints the same ones, and
+    # every address is stored and found through the location index
+    after = address_indexes()
+    assert {name: definition for name, (_, definition) in after.items()} == {
+        name: definition for name, (_, definition) in before.items()
+    }
+    renewed = {name for name in after if after[name][0] != before[name][0]}
+    assert renewed == {
+        "address_postcode_street",
+        "address_status",
+        "gis_core_address_area_id_7fe81d5c",
+        "gis_core_address_location_fdae6616_id",
+        "gis_core_externalref_address_id_7649f668_fk_gis_core_",
+    }
+    assert ExternalReference.objects.count() == 3006
+    assert report.created == Address.objects.count() == 3006
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        assert (
+            Address.objects.filter(
+                location__intersects="POLYGON ((13 52, 14 52, 14 53, 13 53, 13 52))"
+            ).count()
+            == 3006
+        )
+
+
+def test_a_bulk_load_keeps_the_indexes_when_the_table_is_in_use(db, settings):
+    # given bulk loads counted from 1,000 rows, and another session reading the address table
+    settings.IMPORT_BULK_LOAD_MIN_ROWS = 1000
+    before = address_indexes()
+    dsn = connection.settings_dict
+    with psycopg.connect(
+        dbname=dsn["NAME"],
+        host=dsn["HOST"],
+        port=dsn["PORT"],
+        user=dsn["USER"],
+        password=dsn["PASSWORD"] or None,
+    ) as reader:
+        reader.execute("SELECT count(*) FROM gis_core_address").fetchone()  # holds its lock
+
+        # when the demo town is imported
+        report = import_addresses(DEMO_ADDRESSES)
+
+    # then it does not wait for the reader: the same indexes stay, the rows are all stored
+    assert address_indexes() == before
+    assert report.created == Address.objects.count() == 3006
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
