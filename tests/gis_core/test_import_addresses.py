@@ -633,6 +633,7 @@ def test_a_bulk_load_builds_its_indexes_and_foreign_key_again_as_they_were(db, s
     }
     renewed = {name for name in after if after[name][0] != before[name][0]}
     assert renewed == {
+        "address_location_3857",
         "address_postcode_street",
         "address_status",
         "gis_core_address_area_id_7fe81d5c",
