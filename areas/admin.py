@@ -1,12 +1,13 @@
 """Admin for planning areas: the boundary on a map, phases as actions, history inline."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
 from django.db.models import Count, Sum
 
 from areas import services
 from areas.models import Area, AreaPhaseChange
+from common.admin import lifecycle_action
 from common.errors import DomainError
 from common.widgets import OfflineMapWidget
 from gis_core.geometry import parse_multipolygon
@@ -41,23 +42,7 @@ class AreaForm(forms.ModelForm):
 
 def _phase_action(service, description):
     """An admin action that moves each selected area through `service`."""
-
-    def action(modeladmin, request, queryset):
-        moved, refused = 0, []
-        for area in queryset.order_by("pk"):
-            try:
-                service(area=area, actor=request.user, reason="admin action")
-                moved += 1
-            except DomainError as exc:
-                refused.append(f"{area}: {exc.message}")
-        if moved:
-            modeladmin.message_user(request, f"{moved} area(s) moved.", messages.SUCCESS)
-        for line in refused[:10]:
-            modeladmin.message_user(request, line, messages.ERROR)
-
-    action.short_description = description
-    action.__name__ = service.__name__
-    return action
+    return lifecycle_action(service, description, argument="area", noun="area(s)")
 
 
 @admin.register(Area)

@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 
+from common.errors import DomainError
 from common.models import DomainEvent, OutboxMessage, OutboxStatus, SavedQuery
 from common.outbox import outbox_message_retry
 
@@ -75,3 +76,28 @@ class SavedQueryAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     search_fields = ("name", "description", "owner__username")
     readonly_fields = ("definition", "share_token", "created_at", "updated_at")
+
+
+def lifecycle_action(service, description: str, *, argument: str, noun: str):
+    """An admin action that moves each selected row through a lifecycle service.
+
+    `argument` is the service's keyword for the row (`address`, `area`); refusals are shown
+    as messages, one per row, and the other rows still move.
+    """
+
+    def action(modeladmin, request, queryset):
+        moved, refused = 0, []
+        for row in queryset.order_by("pk"):
+            try:
+                service(**{argument: row}, actor=request.user, reason="admin action")
+                moved += 1
+            except DomainError as exc:
+                refused.append(f"{row}: {exc.message}")
+        if moved:
+            modeladmin.message_user(request, f"{moved} {noun} moved.", messages.SUCCESS)
+        for line in refused[:10]:
+            modeladmin.message_user(request, line, messages.ERROR)
+
+    action.short_description = description
+    action.__name__ = service.__name__
+    return action

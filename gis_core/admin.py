@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.gis.admin import GISModelAdmin
 
+from common.admin import lifecycle_action
 from common.errors import DomainError
 from common.widgets import OfflineMapWidget
 from gis_core import services
@@ -42,23 +43,7 @@ class StatusHistoryInline(admin.TabularInline):
 
 def _lifecycle_action(service, description):
     """An admin action that moves each selected address through `service`."""
-
-    def action(modeladmin, request, queryset):
-        moved, refused = 0, []
-        for address in queryset.order_by("pk"):
-            try:
-                service(address=address, actor=request.user, reason="admin action")
-                moved += 1
-            except DomainError as exc:
-                refused.append(f"{address}: {exc.message}")
-        if moved:
-            modeladmin.message_user(request, f"{moved} address(es) moved.", messages.SUCCESS)
-        for line in refused[:10]:
-            modeladmin.message_user(request, line, messages.ERROR)
-
-    action.short_description = description
-    action.__name__ = service.__name__
-    return action
+    return lifecycle_action(service, description, argument="address", noun="address(es)")
 
 
 class AddressForm(forms.ModelForm):
