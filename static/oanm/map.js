@@ -246,6 +246,7 @@
   const TileGrid = L.VectorGrid.Protobuf.extend({
     _createLayer: function (feature, pxPerExtent) {
       const layer = L.VectorGrid.Protobuf.prototype._createLayer.call(this, feature, pxPerExtent);
+      layer.featureId = feature.id; // the address id of a point (cells have none)
       if (feature.type === 1 && layer._point) {
         const grid = this;
         layer.getLatLng = function () {
@@ -303,9 +304,9 @@
   addresses.on("click", (event) => {
     const p = event.layer.properties || {};
     let html;
-    if (p.label !== undefined || p.id !== undefined) {
+    if (p.count === undefined) {
       html =
-        `<b>${escapeHtml(p.label || "Address " + p.id)}</b><br>` +
+        `<b>${escapeHtml(p.label || "Address " + event.layer.featureId)}</b><br>` +
         `${escapeHtml((p.status || "").replace(/_/g, " "))}` +
         (Number(p.units) > 1 ? ` · ${escapeHtml(p.units)} units` : "") +
         (p.premises_type ? ` · ${escapeHtml(String(p.premises_type).replace(/_/g, " "))}` : "");

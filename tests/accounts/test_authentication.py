@@ -126,3 +126,13 @@ def test_another_scheme_leaves_the_request_to_other_authenticators(issued):
 
 def test_a_refusal_asks_for_a_bearer_token(db):
     assert ApiTokenAuthentication().authenticate_header(_request()) == "Bearer"
+
+
+def test_a_signed_in_users_membership_comes_with_them_in_one_query(
+    planner, django_assert_num_queries
+):
+    from accounts.backends import MembershipBackend
+
+    with django_assert_num_queries(1):
+        user = MembershipBackend().get_user(planner.pk)
+        assert (user.role, user.organisation.kind) == ("planner", "owner")

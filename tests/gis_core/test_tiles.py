@@ -154,8 +154,8 @@ def test_from_zoom_15_an_address_is_a_point_with_its_properties_and_label(staff,
 
     [feature] = tile_features(staff, *tile_of(LON, LAT, z))
 
+    assert feature["id"] == address.pk  # the MVT feature id, not a property
     assert feature["properties"] == {
-        "id": address.pk,
         "status": "planned",
         "premises_type": "mdu_flat",
         "units": 6,
@@ -174,8 +174,8 @@ def test_at_zoom_14_an_address_point_has_no_label(staff):
 
     [feature] = tile_features(staff, *tile_of(LON, LAT, 14))
 
+    assert feature["id"] == address.pk
     assert feature["properties"] == {
-        "id": address.pk,
         "status": "planned",
         "premises_type": "single_family",
         "units": 1,
@@ -199,7 +199,7 @@ def test_a_point_tile_holds_exactly_the_addresses_inside_it(staff):
 
     found = tile_features(staff, z, x, y)
 
-    assert sorted(feature["properties"]["id"] for feature in found) == [a.pk for a in inside]
+    assert sorted(feature["id"] for feature in found) == [a.pk for a in inside]
 
 
 def test_a_tile_without_addresses_is_204_no_content(staff):
