@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import psycopg
 from django.db import connection
 from django.templatetags.static import static
 from django.utils import timezone
@@ -161,6 +162,30 @@ class Serviceability:
         return {offering["id"] for offering in self.offerings}
 
 
+class _PreparedCursor(psycopg.Cursor):
+    """A server-side-binding cursor that prepares its statement: PostgreSQL plans the answer
+    once per connection instead of at every question (planning it costs more than running
+    it). Django's own cursors bind on the client and never prepare."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+def _fetch_answer(statement: str, parameters: dict):
+    """Run one answer statement through Django's connection (its query logging and wrappers
+    included) on a preparing cursor; the row, or None."""
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Django turns preparing off for the connection (None); a threshold no statement
+        # reaches keeps it off for Django's own queries and allows our explicit prepare.
+        connection.connection.prepare_threshold = 2**31 - 1
+    raw = _PreparedCursor(connection.connection)
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:
+        cursor.execute(statement, parameters)
+        return cursor.fetchone()
+
+
 def _parameters(**extra) -> dict:
     return {
         "tolerance": BOUNDARY_TOLERANCE,
@@ -182,9 +207,7 @@ def serviceability_for_address(address_id: int) -> Serviceability:
             code="invalid",
             field="address",
         ) from exc
-    with connection.cursor() as cursor:
-        cursor.execute(ANSWER_BY_ADDRESS_SQL, _parameters(id=address_id))
-        row = cursor.fetchone()
+    row = _fetch_answer(ANSWER_BY_ADDRESS_SQL, _parameters(id=address_id))
     if row is None:
         raise NotFound(f"no address with id {address_id}")
     return _answer(row)
@@ -194,9 +217,7 @@ def serviceability_at_point(*, lon: float, lat: float) -> Serviceability:
     """The answer at a point: for the nearest address within 30 m, else for the area there."""
     lon, lat = _coordinate(lon, "lon", 180), _coordinate(lat, "lat", 90)
     radius = NEAREST_ADDRESS_METRES / math.cos(math.radians(min(abs(lat), 89.9)))
-    with connection.cursor() as cursor:
-        cursor.execute(ANSWER_BY_POINT_SQL, _parameters(lon=lon, lat=lat, radius=radius))
-        return _answer(cursor.fetchone())
+    return _answer(_fetch_answer(ANSWER_BY_POINT_SQL, _parameters(lon=lon, lat=lat, radius=radius)))
 
 
 def _coordinate(value, name: str, limit: float) -> float:
