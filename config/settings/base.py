@@ -141,6 +141,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "common.api.exception_handler",
+    # The public lookup API (ScopedRateThrottle, scope "lookup"), per client.
+    "DEFAULT_THROTTLE_RATES": {"lookup": env("LOOKUP_THROTTLE_RATE", "120/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "oanm API",
