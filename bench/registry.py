@@ -13,7 +13,13 @@ from typing import Any
 from bench.county import County
 
 # Modules whose import registers rows, in the order the rows run.
-ROW_MODULES = ["bench.spine", "bench.map", "bench.lookup_service", "bench.baselines"]
+ROW_MODULES = [
+    "bench.spine",
+    "bench.map",
+    "bench.lookup_search",
+    "bench.lookup_service",
+    "bench.baselines",
+]
 
 
 @dataclass(frozen=True)
