@@ -30,7 +30,15 @@ class AreaForm(forms.ModelForm):
 
     class Meta:
         model = Area
-        fields = ("name", "code", "boundary", "target_take_rate", "attributes")
+        fields = (
+            "name",
+            "code",
+            "boundary",
+            "target_take_rate",
+            "expected_connection_from",
+            "expected_connection_until",
+            "attributes",
+        )
 
     def clean_boundary(self):
         boundary = self.cleaned_data["boundary"]
@@ -109,7 +117,16 @@ class AreaAdmin(GISModelAdmin):
             )
             obj.pk = created.pk
             obj._state.adding = False
+            self._save_window(obj, data)
             return
         if "boundary" in form.changed_data:
             services.area_reshape(area=obj, boundary=data["boundary"])
         services.area_update(area=obj, name=data["name"], target_take_rate=data["target_take_rate"])
+        self._save_window(obj, data)
+
+    def _save_window(self, obj, data):
+        services.area_set_expected_connection(
+            area=obj,
+            first_day=data.get("expected_connection_from"),
+            last_day=data.get("expected_connection_until"),
+        )

@@ -51,6 +51,13 @@ class Area(TimeStampedModel):
         help_text="Move into deployment on its own once the take rate reaches the target.",
     )
     attributes = models.JSONField(default=dict, blank=True)
+    # What customers are told while the area is built (the lookup's "being built" answer).
+    expected_connection_from = models.DateField(
+        null=True, blank=True, help_text="First day homes here are expected to be connected."
+    )
+    expected_connection_until = models.DateField(
+        null=True, blank=True, help_text="Last day of the expected connection window."
+    )
 
     class Meta:
         ordering = ["code"]
@@ -61,6 +68,12 @@ class Area(TimeStampedModel):
             models.CheckConstraint(
                 condition=models.Q(target_take_rate__gte=0, target_take_rate__lte=1),
                 name="area_target_take_rate_0_1",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expected_connection_from__isnull=True)
+                | models.Q(expected_connection_until__isnull=True)
+                | models.Q(expected_connection_from__lte=models.F("expected_connection_until")),
+                name="area_expected_connection_window_ordered",
             ),
         ]
         indexes = [GistIndex(fields=["boundary_3857"], name="area_boundary_3857")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -117,6 +117,28 @@ def area_update(
     refresh_figures([area.pk])  # progress depends on the target
     deploy_areas_at_target([area.pk], actor=actor)
     area.refresh_from_db()
+    return area
+
+
+@transaction.atomic
+def area_set_expected_connection(
+    *, area: Area, first_day: date | None, last_day: date | None
+) -> Area:
+    """Say when homes in the area are expected to be connected (None, None: no promise)."""
+    if (first_day is None) != (last_day is None):
+        raise DomainError(
+            "give both the first and the last day of the window, or neither",
+            field="expected_connection_until" if last_day is None else "expected_connection_from",
+        )
+    if first_day is not None and last_day is not None and first_day > last_day:
+        raise DomainError(
+            f"the window must not end ({last_day}) before it starts ({first_day})",
+            field="expected_connection_until",
+        )
+    area = Area.objects.select_for_update().get(pk=area.pk)
+    area.expected_connection_from = first_day
+    area.expected_connection_until = last_day
+    area.save(update_fields=["expected_connection_from", "expected_connection_until", "updated_at"])
     return area
 
 
@@ -333,6 +355,8 @@ def area_split(
             target_take_rate=area.target_take_rate,
             deploys_at_target=area.deploys_at_target,
             attributes=dict(area.attributes),
+            expected_connection_from=area.expected_connection_from,
+            expected_connection_until=area.expected_connection_until,
         )
         for part in plan.parts
     )

@@ -27,6 +27,7 @@ urlpatterns = [
     path("tiles/", include("areas.tile_urls")),
     path("api/", include("areas.api.urls")),
     path("api/", include("common.query_api_urls")),
+    path("api/", include("wholesale.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

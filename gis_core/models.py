@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import Transform
-from django.contrib.postgres.indexes import GistIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models.expressions import RawSQL
 
 from common.models import TimeStampedModel
@@ -18,6 +18,11 @@ LABEL_SQL = (
     " || CASE WHEN postcode <> '' OR city <> ''"
     "    THEN ', ' || btrim(postcode || ' ' || city) ELSE '' END"
 )
+# The address as address search reads it (gis_core.search; the SQL functions are created by
+# migration 0005): street, number, unit, postcode and city in label order, lower case,
+# without accents, "Str."/"straße" as "strasse", "12 A" as "12a", "1 - 15" as "1-15",
+# with a space at either end so whole words match as " 10 ".
+SEARCH_TEXT_SQL = "oanm_address_search_text(street, house_number, unit, postcode, city)"
 
 
 class Address(TimeStampedModel):
@@ -47,6 +52,11 @@ class Address(TimeStampedModel):
     label = models.GeneratedField(
         expression=RawSQL(LABEL_SQL, ()),
         output_field=models.CharField(max_length=400),
+        db_persist=True,
+    )
+    search_text = models.GeneratedField(
+        expression=RawSQL(SEARCH_TEXT_SQL, ()),
+        output_field=models.TextField(),
         db_persist=True,
     )
     premises_type = models.CharField(
@@ -98,10 +108,51 @@ class Address(TimeStampedModel):
             models.Index(fields=["postcode", "street"], name="address_postcode_street"),
             models.Index(fields=["status"], name="address_status"),
             GistIndex(fields=["location_3857"], name="address_location_3857"),
+            # Address search: words anywhere (trigrams), and what was typed so far (prefix).
+            GinIndex(
+                fields=["search_text"], opclasses=["gin_trgm_ops"], name="address_search_trgm"
+            ),
+            # (with the id, so a street's addresses are read from the index alone)
+            models.Index(
+                fields=["search_text"],
+                opclasses=["text_pattern_ops"],
+                include=["id"],
+                name="address_search_prefix",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.label or f"{self.street} {self.house_number}".strip()
+
+
+class StreetName(models.Model):
+    """A street name the addresses use, once per normalised spelling: the lexicon that
+    typo-tolerant address search and its "did you mean" look streets up in.
+
+    Kept by database triggers on the address table (migration 0005), so every writer (the
+    services, the bulk importer's SQL) adds the names it brings. A name whose addresses
+    were all deleted or renamed stays until `gis_core.search.street_names_prune()` runs;
+    search checks a name against the addresses before offering it.
+    """
+
+    name = models.CharField(max_length=200, help_text="As the first address to use it wrote it.")
+    name_normalised = models.TextField(help_text="oanm_search_normalise(name), unique.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name_normalised"], name="street_name_unique"),
+        ]
+        indexes = [
+            # GiST, not GIN: it orders by trigram distance (`<->`), so the most similar
+            # names come straight from the index, and it answers LIKE '%…%' as well.
+            GistIndex(
+                fields=["name_normalised"], opclasses=["gist_trgm_ops"], name="street_name_trgm"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ExternalReference(models.Model):

@@ -50,3 +50,15 @@ def _forget_unconsumed_drains():
 
     with contextlib.suppress(redis.RedisError):
         redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Each test starts with no throttling history: this run's cache keys (under its own
+    prefix, see config.settings.test) are deleted, never another run's."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(None, write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)

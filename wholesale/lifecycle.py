@@ -44,3 +44,27 @@ ORDER_TRANSITIONS = TransitionMap(
         OrderStatus.CANCELLED: set(),
     },
 )
+
+
+class BookingStatus(models.TextChoices):
+    BOOKED = "booked", "booked"
+    RESCHEDULED = "rescheduled", "rescheduled (replaced by another booking)"
+    CANCELLED = "cancelled", "cancelled"
+
+
+BOOKING_TRANSITIONS = TransitionMap(
+    "booking",
+    {
+        BookingStatus.BOOKED: {BookingStatus.RESCHEDULED, BookingStatus.CANCELLED},
+        BookingStatus.RESCHEDULED: set(),
+        BookingStatus.CANCELLED: set(),
+    },
+)
+
+
+class InvoicingStage(models.TextChoices):
+    """When a signup's connection-cost installments are invoiced (ARCHITECTURE.md)."""
+
+    NOT_ACTIVE = "not_active", "when you sign up (your home joins the build queue)"
+    DEPLOYMENT = "deployment", "when the build of your connection is scheduled"
+    ACTIVATED = "activated", "when your connection is ready"

@@ -14,6 +14,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 from areas import splitting
 from areas.lifecycle import AreaPhase
 from areas.models import Area, AreaDailyFigures
+from common.api import StrictInputSerializer
 
 RATE = {"max_digits": 9, "decimal_places": 4, "coerce_to_string": False}
 
@@ -137,20 +138,7 @@ class ErrorSerializer(serializers.Serializer):
 # --- inputs -------------------------------------------------------------------------------
 
 
-class _Strict(serializers.Serializer):
-    """Refuses fields it does not know (e.g. `phase` in a PATCH) instead of ignoring them."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {unknown[0]: [f"unknown field; this endpoint takes {', '.join(self.fields)}"]}
-                )
-        return super().to_internal_value(data)
-
-
-class AreaUpdateSerializer(_Strict):
+class AreaUpdateSerializer(StrictInputSerializer):
     """What PATCH may change; the phase moves only through POST …/phase/."""
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -158,7 +146,7 @@ class AreaUpdateSerializer(_Strict):
     deploys_at_target = serializers.BooleanField(required=False)
 
 
-class AreaPhaseSerializer(_Strict):
+class AreaPhaseSerializer(StrictInputSerializer):
     """Move an area to another phase (planning ⇄ demand_aggregation → in_deployment → live)."""
 
     phase = serializers.ChoiceField(choices=AreaPhase.choices)
@@ -193,7 +181,7 @@ class GeoJSONGeometryField(serializers.JSONField):
     """A GeoJSON geometry, passed through as it is."""
 
 
-class AreaSplitSerializer(_Strict):
+class AreaSplitSerializer(StrictInputSerializer):
     """How to split: a drawn `line`, or `mode` half/share along an `axis`; `preview` to look."""
 
     line = LineStringField(

@@ -37,6 +37,7 @@ from areas.api.serializers import (
 )
 from areas.lifecycle import AreaPhase
 from areas.models import Area
+from common.api import first_error, validated
 from common.errors import DomainError, NotFound
 
 # Without ?limit the whole (filtered) set comes in one response, up to this many areas.
@@ -78,26 +79,6 @@ class AreaPagination(LimitOffsetPagination):
 
     default_limit = None
     max_limit = MAX_AREAS
-
-
-def _message(errors, prefix: str = "") -> tuple[str, str | None]:
-    """The first message of DRF/form errors, with its field: ("share: …", "share")."""
-    if isinstance(errors, dict):
-        for field, value in errors.items():
-            label = field if field != "non_field_errors" else ""
-            text, _ = _message(value, f"{prefix}{label}: " if label else prefix)
-            return text, field if field != "non_field_errors" else None
-    if isinstance(errors, list | tuple) and errors:
-        return _message(errors[0], prefix)
-    return f"{prefix}{errors}", None
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        message, field = _message(serializer.errors)
-        raise DomainError(message, code="invalid", field=field)
-    return serializer.validated_data
 
 
 def _rounded(value):
@@ -147,7 +128,7 @@ class AreaViewSet(viewsets.GenericViewSet):
         try:
             return super().filter_queryset(queryset)
         except ValidationError as exc:
-            message, field = _message(exc.detail)
+            message, field = first_error(exc.detail)
             raise DomainError(message, code="invalid", field=field) from exc
 
     def _simplify(self) -> float | None:
@@ -236,7 +217,7 @@ class AreaViewSet(viewsets.GenericViewSet):
     )
     def partial_update(self, request, pk=None):
         area = self._area(pk)
-        data = _validated(AreaUpdateSerializer, request.data)
+        data = validated(AreaUpdateSerializer, request.data)
         services.area_update(area=area, actor=request.user, **data)
         return Response(self._feature(area.pk))
 
@@ -251,7 +232,7 @@ class AreaViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def phase(self, request, pk=None):
         area = self._area(pk)
-        data = _validated(AreaPhaseSerializer, request.data)
+        data = validated(AreaPhaseSerializer, request.data)
         PHASE_SERVICES[data["phase"]](area=area, actor=request.user, reason=data["reason"])
         return Response(self._feature(area.pk))
 
@@ -274,7 +255,7 @@ class AreaViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def split(self, request, pk=None):
         area = self._area(pk)
-        data = dict(_validated(AreaSplitSerializer, request.data))
+        data = dict(validated(AreaSplitSerializer, request.data))
         preview, reason = data.pop("preview"), data.pop("reason")
         if preview:
             return Response(self._preview(services.area_split_preview(area=area, **data)))

@@ -141,6 +141,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "common.api.exception_handler",
+    # Public doors (the customers' lookup) are throttled per client by scope; the counters
+    # live in the cache (Redis). "off" turns a scope's throttle off (benchmarks only).
+    "DEFAULT_THROTTLE_RATES": {
+        "lookup": None
+        if env("LOOKUP_THROTTLE_RATE", "120/min").strip().lower() in {"", "off", "none"}
+        else env("LOOKUP_THROTTLE_RATE", "120/min").strip(),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "oanm API",
@@ -152,8 +159,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Celery -----------------------------------------------------------------
+# --- Cache (Redis): API throttling counters ---------------------------------
 REDIS_URL = env("REDIS_URL", DEFAULT_REDIS_URL)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # the broker uses database 0 of the same Redis; the cache keeps to its own
+        "LOCATION": env("CACHE_URL", REDIS_URL.rsplit("/", 1)[0] + "/1"),
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "oanm"),
+    }
+}
+
+# --- Email --------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "oanm <no-reply@oanm.localhost>")
+# Where customers reach the public pages: the base of the links in their emails.
+PUBLIC_SITE_URL = env("PUBLIC_SITE_URL", "http://127.0.0.1:8000")
+
+# --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
