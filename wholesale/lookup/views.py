@@ -27,6 +27,7 @@ from areas.models import Area
 from common.errors import DomainError, NotFound
 from gis_core.models import Address
 from gis_core.search import search_addresses
+from wholesale.connection_cost import ConnectionCost
 from wholesale.lookup import display
 from wholesale.lookup.forms import BookingForm, InterestForm, SearchForm, SignupForm
 from wholesale.models import InstallationSlot, Offering, Order
@@ -86,9 +87,10 @@ def _answer(address_id: int) -> dict:
 
 def _show_error(request, error: DomainError, form=None) -> None:
     """A refusal as a message; on the form's field too when it names one."""
+    message = error.message[:1].upper() + error.message[1:]
     if form is not None and error.field and error.field in form.fields:
-        form.add_error(error.field, error.message)
-    messages.error(request, error.message)
+        form.add_error(error.field, message)
+    messages.error(request, message)
 
 
 # --- /lookup/ ----------------------------------------------------------------
@@ -271,7 +273,9 @@ def interest(request, pk: int):
 
 def _order(token: str) -> Order:
     order = (
-        Order.objects.select_related("address", "isp", "offering", "customer")
+        Order.objects.select_related(
+            "address", "isp", "offering__product", "customer", "connection_cost_billed_by"
+        )
         .filter(manage_token=token)
         .first()
     )
@@ -308,7 +312,7 @@ def order_manage(request, token: str):
             "answer": answer,
             "status_label": order.get_status_display(),
             "next_step": display.ORDER_NEXT_STEPS.get(order.status, ""),
-            "cost": display.cost_box(_order_cost(order, answer)),
+            "cost": display.cost_box(_order_cost(order)),
             "offering": _order_offering(order),
             "booking": booking,
             "slots": slots,
@@ -335,24 +339,31 @@ def _book(order: Order, booking, data: dict) -> None:
         booking_reschedule(booking=booking, slot=slot)
 
 
-def _order_cost(order: Order, answer: dict) -> dict | None:
-    """The connection cost the order was signed with (its snapshot), else today's terms."""
-    snapshot = getattr(order, "connection_cost_snapshot", None)
-    if callable(snapshot):
-        snapshot = snapshot()
-    return snapshot or answer.get("connection_cost")
+def _order_cost(order: Order) -> dict | None:
+    """The connection cost the order was signed with (its snapshot; later changes to the
+    terms never reach it), or None when it has none."""
+    if not order.has_connection_cost:
+        return None
+    return ConnectionCost(
+        total=order.connection_cost_total,
+        deposit=order.connection_cost_deposit,
+        max_installment=order.connection_cost_max_installment,
+        invoicing_starts=order.connection_cost_invoicing_starts,
+        billed_by=order.connection_cost_billed_by.name if order.connection_cost_billed_by else "",
+        currency=order.connection_cost_currency,
+    ).as_dict()
 
 
 def _order_offering(order: Order) -> dict | None:
-    offering = getattr(order, "offering", None)
+    offering = order.offering
     if offering is None:
         return None
     return {
         "isp": order.isp.name if order.isp else "",
         "name": offering.name,
-        "download": display.speed(offering.download_mbps),
-        "upload": display.speed(offering.upload_mbps),
-        "monthly": display.money(offering.monthly_price, getattr(offering, "currency", "EUR")),
+        "download": display.speed(offering.product.download_mbps),
+        "upload": display.speed(offering.product.upload_mbps),
+        "monthly": display.money(offering.monthly_price, offering.currency),
     }
 
 
