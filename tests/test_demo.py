@@ -213,3 +213,34 @@ def test_a_second_run_changes_nothing(demo_town):
     assert _state() == state
     assert "orders placed" in output
     assert "0 interests registered, 0 withdrawn" in output
+
+
+def test_the_marketplace_answers_with_offerings_connection_cost_and_windows(demo_town):
+    from wholesale.models import ConnectionCostTerms
+    from wholesale.serviceability import serviceability_for_address
+
+    building = Address.objects.filter(area__code="13353").exclude(
+        pk__in=ConnectionCostTerms.objects.exclude(address=None).values("address")
+    )
+    answer = serviceability_for_address(building.order_by("pk").first().pk)
+    assert answer.state == "being_built"
+    assert answer.booking_open is True and answer.window is not None
+    assert {offer["isp"]["name"] for offer in answer.offerings} == {
+        "Kiez Online",
+        "Panke Glasfaser",
+        "Spree Net",
+    }
+    assert all(offer["isp"]["logo_url"].endswith(".svg") for offer in answer.offerings)
+    cost = answer.connection_cost.as_dict()
+    assert (cost["total"], cost["deposit"], cost["max_installment"], cost["installments"]) == (
+        "5000.00",
+        "1000.00",
+        "500.00",
+        10,
+    )
+    assert answer.connection_only_available is True
+    corner = ConnectionCostTerms.objects.exclude(address=None).get().address
+    assert serviceability_for_address(corner.pk).connection_cost.total == Decimal("6500.00")
+    gathering = serviceability_for_address(Address.objects.filter(area__code="13349").first().pk)
+    assert gathering.state == "gathering_interest"
+    assert "Panke Glasfaser" not in {offer["isp"]["name"] for offer in gathering.offerings}

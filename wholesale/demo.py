@@ -17,12 +17,13 @@ addresses' OSM ids, so the scenario is the same on every run and a second run ch
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.demo import demo_owner
 from accounts.models import Organisation, User
 from accounts.roles import OrganisationKind, Role
 from accounts.services import organisation_create, user_create
@@ -35,9 +36,18 @@ from common.demo import DemoContext, demo_step
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
 from gis_core.services import address_activate, address_connect, address_start_deployment
-from wholesale.lifecycle import LIVE_ORDER_STATUSES
-from wholesale.models import Order
-from wholesale.services import order_cancel, order_place
+from wholesale.lifecycle import LIVE_ORDER_STATUSES, InvoicingStage
+from wholesale.models import ConnectionCostTerms, InstallationSlot, Offering, Order, Product
+from wholesale.services import (
+    connection_cost_terms_set,
+    installation_slot_create,
+    isp_profile_set,
+    isp_serve_area,
+    offering_create,
+    order_cancel,
+    order_place,
+    product_create,
+)
 
 REASON = "demo scenario"
 ISP_PASSWORD = "oanm-isp"  # noqa: S105  (a demo login, printed by demo_load)
@@ -214,3 +224,152 @@ def backfill_history(context: DemoContext) -> None:
     areas = Area.objects.filter(is_active=True).values_list("pk", flat=True)
     rows = backfill_daily_figures(areas, since=since)
     context.say(f"{rows} daily rows from {since} to today")
+
+
+# --- the marketplace: catalog, who sells where, connection cost, installation windows -------
+
+CATALOG_SINCE = date(2025, 1, 1)
+# code, name, down, up, wholesale fee a month
+PRODUCTS = [
+    ("ftth-250", "Fibre 250", 250, 50, "14.00"),
+    ("ftth-500", "Fibre 500", 500, 100, "18.00"),
+    ("ftth-1000", "Fibre 1000", 1000, 250, "24.00"),
+]
+# ISP → logo, website, and its offerings: (name, product code, monthly price, setup fee, months)
+OFFERINGS = {
+    "Spree Net": (
+        "oanm/isp/spree-net.svg",
+        "https://spree-net.example",
+        [
+            ("Spree Basic 250", "ftth-250", "29.90", "0.00", 24),
+            ("Spree Home 500", "ftth-500", "39.90", "0.00", 24),
+            ("Spree Max 1000", "ftth-1000", "59.90", "49.00", 24),
+        ],
+    ),
+    "Kiez Online": (
+        "oanm/isp/kiez-online.svg",
+        "https://kiez-online.example",
+        [
+            ("Kiez Flex 500", "ftth-500", "44.00", "0.00", 1),
+            ("Kiez 1000", "ftth-1000", "54.00", "0.00", 12),
+        ],
+    ),
+    "Panke Glasfaser": (
+        "oanm/isp/panke-glasfaser.svg",
+        "https://panke-glasfaser.example",
+        [("Panke Glasfaser 500", "ftth-500", "36.50", "69.00", 24)],
+    ),
+}
+OFFERING_TERMS = (
+    "Minimum term {months} month{s}, then monthly with {notice} days' notice."
+    " Prices include VAT. The router is lent for the length of the contract."
+)
+# Which ISPs sell where: every ISP in every active area, except Panke Glasfaser, which only
+# serves the areas along the Panke (13347, 13353, 13405).
+PANKE_AREAS = {"13347", "13353", "13405"}
+# code → connection-cost terms (total, deposit, max installment, stage, connection-only)
+CONNECTION_COSTS = {
+    "13353": ("5000", "1000", "500", InvoicingStage.DEPLOYMENT, True),
+    "13347": ("750", None, "62.50", InvoicingStage.NOT_ACTIVE, False),
+    "13349": ("750", None, "62.50", InvoicingStage.NOT_ACTIVE, False),
+    "13407": ("399", "99", "50", InvoicingStage.ACTIVATED, False),
+}
+SLOT_DAYS = 21  # installation windows for the next three weeks, weekdays, 08–12 and 13–17
+SLOT_HOURS = ((8, 12), (13, 17))
+SLOT_CAPACITY = 3
+
+
+@demo_step(order=52, name="Catalog: wholesale products and the ISPs' offerings")
+def create_catalog(context: DemoContext) -> None:
+    products = {}
+    for code, name, down, up, fee in PRODUCTS:
+        products[code] = Product.objects.filter(code=code).first() or product_create(
+            code=code,
+            name=name,
+            download_mbps=down,
+            upload_mbps=up,
+            monthly_fee=fee,
+            valid_from=CATALOG_SINCE,
+        )
+    made = 0
+    for isp in demo_isps():
+        logo, website, offerings = OFFERINGS[isp.name]
+        isp_profile_set(isp=isp, logo=logo, website=website)
+        for name, code, price, setup, months in offerings:
+            if Offering.objects.filter(isp=isp, name=name).exists():
+                continue
+            offering_create(
+                isp=isp,
+                product=products[code],
+                name=name,
+                monthly_price=price,
+                setup_fee=setup,
+                contract_months=months,
+                notice_days=30,
+                terms=OFFERING_TERMS.format(months=months, s="s" if months != 1 else "", notice=30),
+                valid_from=CATALOG_SINCE,
+            )
+            made += 1
+    context.say(f"{made} offerings added ({Offering.objects.count()} in the catalog)")
+
+
+@demo_step(order=75, name="Marketplace: who sells where, connection cost, installation windows")
+@transaction.atomic
+def open_marketplace(context: DemoContext) -> None:
+    """After the orders and their history, so the areas' stories are told first."""
+    owner = demo_owner()
+    areas = list(Area.objects.filter(is_active=True).order_by("code"))
+    for isp in demo_isps():
+        for area in areas:
+            if isp.name != "Panke Glasfaser" or area.code in PANKE_AREAS:
+                isp_serve_area(isp=isp, area=area)
+    by_code = {area.code: area for area in areas}
+    for code, (total, deposit, maximum, stage, connection_only) in CONNECTION_COSTS.items():
+        area = by_code.get(code)
+        if area is None or ConnectionCostTerms.objects.filter(area=area).exists():
+            continue
+        connection_cost_terms_set(
+            area=area,
+            total=total,
+            deposit=deposit,
+            max_installment=maximum,
+            invoicing_starts=stage,
+            billed_by=owner,
+            connection_only_enabled=connection_only,
+        )
+    # one corner house in 13353 has a longer drop: its own terms win over the area's
+    corner = (
+        Address.objects.filter(area__code="13353").order_by("street", "house_number", "pk").first()
+    )
+    if corner is not None and not ConnectionCostTerms.objects.filter(address=corner).exists():
+        connection_cost_terms_set(
+            address=corner,
+            total="6500",
+            deposit="1500",
+            max_installment="500",
+            invoicing_starts=InvoicingStage.DEPLOYMENT,
+            billed_by=owner,
+            connection_only_enabled=True,
+        )
+        context.say(f"own connection-cost terms for {corner.label}")
+    slots = 0
+    today = timezone.localdate()
+    for area in areas:
+        if area.phase != AreaPhase.IN_DEPLOYMENT:
+            continue
+        for offset in range(1, SLOT_DAYS + 1):
+            day = today + timedelta(days=offset)
+            if day.weekday() >= 5:
+                continue
+            for start_hour, end_hour in SLOT_HOURS:
+                starts_at = timezone.make_aware(datetime.combine(day, time(start_hour)))
+                if InstallationSlot.objects.filter(area=area, starts_at=starts_at).exists():
+                    continue
+                installation_slot_create(
+                    area=area,
+                    starts_at=starts_at,
+                    ends_at=timezone.make_aware(datetime.combine(day, time(end_hour))),
+                    capacity=SLOT_CAPACITY,
+                )
+                slots += 1
+    context.say(f"{slots} installation windows opened in the areas in deployment")
