@@ -150,8 +150,10 @@
         });
         list.append(option);
       });
+      // weak matches come with the street names the search thinks were meant
       const didYouMean = data.did_you_mean || [];
-      showDidYouMean(matches.length ? [] : didYouMean);
+      showDidYouMean(didYouMean);
+      const meant = didYouMean.length ? " Did you mean " + didYouMean.join(" or ") + "?" : "";
       if (matches.length) {
         list.hidden = false;
         input.setAttribute("aria-expanded", "true");
@@ -159,16 +161,12 @@
         input.removeAttribute("aria-activedescendant");
         say(
           plural(matches.length, "address", "addresses") +
-            " found. Use the up and down arrow keys to choose, and Enter to open."
+            " found. Use the up and down arrow keys to choose, and Enter to open." +
+            meant
         );
       } else {
         close();
-        say(
-          "No address matches “" +
-            query +
-            "”." +
-            (didYouMean.length ? " Did you mean " + didYouMean.join(" or ") + "?" : "")
-        );
+        say("No address matches “" + query + "”." + meant);
       }
     }
 

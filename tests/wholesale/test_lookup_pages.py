@@ -5,6 +5,7 @@ no other customer's name or e-mail ever appears on an address's page."""
 import re
 from datetime import date
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
@@ -93,19 +94,28 @@ def test_a_search_without_javascript_lists_the_matches_as_links(client, town):
     assert "found for “fohrer str 10”" in _text(response)
 
 
-def test_a_search_that_finds_nothing_says_so_and_offers_what_it_may_have_meant(client, town):
-    town.address("live", street="Föhrer Straße", house_number="10", postcode="13353")
+def test_a_misspelt_search_lists_the_close_match_and_what_it_may_have_meant(client, town):
+    home = town.address("live", street="Föhrer Straße", house_number="10", postcode="13353")
 
     response = client.get("/lookup/", {"q": "Fohrerstrase 10"})
 
-    text = _text(response)
-    result = response.context["result"]
-    if result.matches:  # a forgiving search may already find it: then it is listed
-        assert "found for" in text
-    else:
-        assert "No address matches “Fohrerstrase 10”" in text
-        assert result.did_you_mean
-        assert "Did you mean" in text
+    assert f'href="/lookup/address/{home.pk}/"' in response.content.decode()
+    assert "Did you mean Föhrer Straße 10" in _text(response)
+
+
+def test_a_search_that_finds_nothing_says_so_and_links_the_streets_it_may_mean(client, town):
+    town.address("live", street="Föhrer Straße", house_number="10", postcode="13353")
+
+    near = client.get("/lookup/", {"q": "Fohrer Strase 99"})
+    nowhere = client.get("/lookup/", {"q": "Xylophonweg 3"})
+
+    assert "No address matches “Fohrer Strase 99”" in _text(near)
+    assert near.context["result"].did_you_mean
+    suggestion = near.context["result"].did_you_mean[0]
+    assert "Föhrer Straße" in suggestion
+    assert f'href="?q={quote(suggestion)}"' in near.content.decode()
+    assert "No address matches “Xylophonweg 3”" in _text(nowhere)
+    assert "Check the spelling of the street" in _text(nowhere)
 
 
 def test_a_too_short_search_is_explained_not_run(client, town):
@@ -151,7 +161,7 @@ def test_offers_sort_by_price_or_speed(client, town):
 
     names = [row["name"] for row in by_price.context["offerings"]]
     assert names == ["Spree 500", "Kiez 1000", "Kiez 2000"]
-    assert [row["name"] for row in by_speed.context["offerings"]][0] == "Kiez 2000"
+    assert by_speed.context["offerings"][0]["name"] == "Kiez 2000"
     assert 'option value="speed" selected' in by_speed.content.decode()
 
 
@@ -193,7 +203,7 @@ def test_gathering_interest_shows_the_neighbours_against_the_target_and_a_nudge(
     needed = demand["needed"]
     assert needed == 2 + response.context["answer"]["demand"]["orders_to_target"]
     assert f"2 of the {needed} neighbours needed have signed up in {area.name}" in text
-    assert f'aria-valuenow="2"' in response.content.decode()
+    assert 'aria-valuenow="2"' in response.content.decode()
     assert f"{needed - 2} more signup" in text
     assert f"/lookup/address/{homes[5].pk}/interest/" in response.content.decode()
 

@@ -102,13 +102,16 @@ def lookup_home(request):
     form = SearchForm(request.GET or None)
     result = None
     if form.is_valid() and form.cleaned_data["q"]:
-        result = search_addresses(form.cleaned_data["q"], limit=SEARCH_LIMIT)
+        try:
+            result = search_addresses(form.cleaned_data["q"], limit=SEARCH_LIMIT)
+        except DomainError as error:  # the search's own limits on what it accepts
+            form.add_error("q", error.message[:1].upper() + error.message[1:])
     return render(
         request,
         "lookup/search.html",
         {
             "form": form,
-            "query": form.cleaned_data.get("q", "") if form.is_bound and form.is_valid() else "",
+            "query": request.GET.get("q", "").strip()[: SearchForm.base_fields["q"].max_length],
             "result": result,
             "page_config": {
                 "searchUrl": SEARCH_API_URL,
