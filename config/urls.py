@@ -26,6 +26,7 @@ urlpatterns = [
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),
     path("api/", include("areas.api.urls")),
+    path("api/", include("gis_core.api.urls")),
     path("api/", include("common.query_api_urls")),
     path("api/", include("wholesale.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

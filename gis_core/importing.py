@@ -492,9 +492,10 @@ def _begin_bulk_load(cursor, *, adding: int) -> _BulkLoad | None:
     several times what building them afresh does, and checking the foreign key of a
     million references one by one at commit several times what one join validating them
     all does. So an import that adds at least IMPORT_BULK_LOAD_MIN_ROWS rows and more than
-    the table holds (a first load, a new region) sets them aside and builds them again right after its INSERTs, in the same
-    transaction. Dropping them locks both tables exclusively until the import commits; if
-    another session holds a lock on them now, the import does not wait (2 s) and keeps them.
+    the table holds (a first load, a new region) sets them aside and builds them again right
+    after its INSERTs, in the same transaction. Dropping them locks both tables exclusively
+    until the import commits; if another session holds a lock on them now, the import does
+    not wait (2 s) and keeps them.
     The primary keys and unique constraints always stay.
     """
     table = Address._meta.db_table
