@@ -384,14 +384,16 @@
     const map = baseMap(element, config.baseMap, { zoomControl: true });
     const point = [config.address.lat, config.address.lon];
     const colour = cssVariable("--phase-" + (config.areaPhase || ""), "#3182ce");
-    let bounds = L.latLngBounds([point, point]);
-    if (config.boundary) {
-      const area = L.geoJSON(config.boundary, {
-        style: { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.12 },
-        interactive: false,
-      }).addTo(map);
-      bounds = area.getBounds();
-    }
+    const area = config.boundary
+      ? L.geoJSON(config.boundary, {
+          style: { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.12 },
+          interactive: false,
+        })
+      : null;
+    // the view first: Leaflet draws vector layers only on a map that has one
+    if (area) map.fitBounds(area.getBounds().extend(point), { padding: [16, 16], maxZoom: 17 });
+    else map.setView(point, 17);
+    if (area) area.addTo(map);
     L.circleMarker(point, {
       radius: 9,
       color: "#102a43",
@@ -401,8 +403,6 @@
     })
       .bindTooltip(config.label)
       .addTo(map);
-    if (config.boundary) map.fitBounds(bounds, { padding: [16, 16], maxZoom: 17 });
-    else map.setView(point, 17);
     map.on("click", () => map.scrollWheelZoom.enable());
     element.dataset.ready = "true";
   }

@@ -5,6 +5,7 @@ no other customer's name or e-mail ever appears on an address's page."""
 import re
 from datetime import date
 from decimal import Decimal
+from html import unescape
 from urllib.parse import quote
 
 import pytest
@@ -41,7 +42,7 @@ def strict_client():
 def _text(response) -> str:
     """The page's visible words, tags dropped and spaces collapsed."""
     body = re.sub(r"<script.*?</script>", " ", response.content.decode(), flags=re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def _messages(response) -> list[str]:
@@ -460,9 +461,11 @@ def test_the_order_page_shows_the_reference_status_next_step_and_the_signed_cost
     text = _text(response)
     assert order.reference in text
     assert order.get_status_display() in text
-    assert "We build the fibre in your area" in text
+    assert "the fibre is being built in your area" in text
+    assert "Installation times for your area are not open yet" in text
     assert "Deposit at signup €1,000.00" in text
     assert "Spree Net" in text and "€39.90" in text
+    assert "24 months, 30 days' notice" in _text(client.get(f"/lookup/address/{order.address_id}/"))
 
 
 def test_booking_moving_and_cancelling_the_installation(client, town):
@@ -477,13 +480,20 @@ def test_booking_moving_and_cancelling_the_installation(client, town):
     booked = client.post(url, {"action": "book", "slot": first.pk}, follow=True)
     assert Order.objects.get(pk=order.pk).active_booking.slot == first
     assert "Booked:" in _text(booked)
+    (message,) = _messages(booked)
+    assert message.startswith("Your installation is booked for ")
+    assert "Pick a time for the installation in your home below" in _text(booked)
     assert f'value="{first.pk}"' not in booked.content.decode()  # not offered again
 
     moved = client.post(url, {"action": "book", "slot": second.pk}, follow=True)
     assert Order.objects.get(pk=order.pk).active_booking.slot == second
+    assert _messages(moved)[0].startswith("Your installation is moved to ")
     assert "Move the appointment" in _text(moved)
 
     cancelled = client.post(url, {"action": "cancel"}, follow=True)
+    assert _messages(cancelled) == [
+        "Your installation appointment is cancelled. You can book another time below."
+    ]
     assert Order.objects.get(pk=order.pk).active_booking is None
     assert Booking.objects.filter(order=order, status=BookingStatus.CANCELLED).count() == 1
     assert "Pick a time for the installation" in _text(cancelled)
@@ -513,5 +523,6 @@ def test_booking_is_not_offered_before_the_area_is_in_deployment(client, town):
     response = client.get(f"/lookup/orders/{order.manage_token}/")
 
     assert "once the build in your area has started" in _text(response)
+    assert "once enough neighbours have signed up" in _text(response)
     assert "data-slot-form" not in response.content.decode()
     assert order.status == OrderStatus.AWAITING_INFRASTRUCTURE

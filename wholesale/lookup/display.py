@@ -27,6 +27,11 @@ ORDER_NEXT_STEPS = {
         "Your order is in. We build the fibre in your area once enough neighbours have "
         "signed up; we tell you by e-mail when the build is scheduled."
     ),
+    # the same status once the build in the area has started
+    "awaiting_infrastructure:being_built": (
+        "Your order is in and the fibre is being built in your area. Pick a time for the "
+        "installation in your home below; we tell you by e-mail when your connection is ready."
+    ),
     "ready_for_activation": (
         "The fibre reaches your home. Your provider switches your service on and tells you "
         "when it is live."
@@ -35,6 +40,12 @@ ORDER_NEXT_STEPS = {
     "terminated": "This service has ended.",
     "cancelled": "This order was cancelled. You can sign up again at any time.",
 }
+
+
+def next_step(status: str, state: str) -> str:
+    """What happens next for an order in this status, where the address's answer is `state`."""
+    return ORDER_NEXT_STEPS.get(f"{status}:{state}") or ORDER_NEXT_STEPS.get(status, "")
+
 
 SORTS = {
     "price": ("Price, lowest first", lambda o: (Decimal(o["monthly_price"]), -o["download_mbps"])),
@@ -75,6 +86,10 @@ def is_zero(amount) -> bool:
         return False
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def offering_rows(offerings: list[dict], sort: str = DEFAULT_SORT) -> list[dict]:
     """The offerings, sorted, each with its figures written out for the page."""
     _, key = SORTS.get(sort, SORTS[DEFAULT_SORT])
@@ -93,12 +108,12 @@ def offering_rows(offerings: list[dict], sort: str = DEFAULT_SORT) -> list[dict]
                     else money(offering["setup_fee"], currency)
                 ),
                 "contract": (
-                    f"{offering['contract_months']} months"
+                    _count(offering["contract_months"], "month", "months")
                     if offering.get("contract_months")
                     else "no minimum term"
                 ),
                 "notice": (
-                    f"{offering['notice_days']} days' notice"
+                    _count(offering["notice_days"], "day's", "days'") + " notice"
                     if offering.get("notice_days")
                     else "no notice period"
                 ),

@@ -297,10 +297,11 @@ def order_manage(request, token: str):
     if request.method == "POST":
         if form.is_valid():
             try:
-                _book(order, booking, form.cleaned_data)
+                done = _book(order, booking, form.cleaned_data)
             except DomainError as error:
                 _show_error(request, error)
             else:
+                messages.success(request, done)
                 return redirect("lookup:order", token=token)
         else:
             for errors in form.errors.values():
@@ -314,7 +315,7 @@ def order_manage(request, token: str):
             "order": order,
             "answer": answer,
             "status_label": order.get_status_display(),
-            "next_step": display.ORDER_NEXT_STEPS.get(order.status, ""),
+            "next_step": display.next_step(order.status, answer["state"]),
             "cost": display.cost_box(_order_cost(order)),
             "offering": _order_offering(order),
             "booking": booking,
@@ -326,20 +327,26 @@ def order_manage(request, token: str):
     )
 
 
-def _book(order: Order, booking, data: dict) -> None:
-    """Book, move or cancel the installation, by one service call each."""
+def _book(order: Order, booking, data: dict) -> str:
+    """Book, move or cancel the installation, by one service call each; says what it did."""
     if data["action"] == "cancel":
         if booking is None:
-            raise DomainError("There is no booking to cancel.")
+            raise DomainError("There is no appointment to cancel.")
         booking_cancel(booking=booking)
-        return
+        return "Your installation appointment is cancelled. You can book another time below."
     slot = InstallationSlot.objects.filter(pk=data["slot"]).first()
     if slot is None:
         raise DomainError("That time slot no longer exists; please pick another.", field="slot")
     if booking is None:
-        booking_create(order=order, slot=slot)
+        booking = booking_create(order=order, slot=slot)
+        done = "booked for"
     else:
-        booking_reschedule(booking=booking, slot=slot)
+        booking = booking_reschedule(booking=booking, slot=slot)
+        done = "moved to"
+    starts = timezone.localtime(booking.slot.starts_at)
+    ends = timezone.localtime(booking.slot.ends_at)
+    when = f"{starts:%A} {starts.day} {starts:%B}, {starts:%H:%M}–{ends:%H:%M}"
+    return f"Your installation is {done} {when}."
 
 
 def _order_cost(order: Order) -> dict | None:
