@@ -93,7 +93,7 @@ def _array(values: list[str]) -> str:
 
 _CLEAR = """
 TRUNCATE gis_core_address, gis_core_externalreference, gis_core_addressstatuschange,
-         areas_area, areas_areaphasechange
+         gis_core_streetname, areas_area, areas_areaphasechange
 RESTART IDENTITY CASCADE
 """
 

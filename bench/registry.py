@@ -13,7 +13,7 @@ from typing import Any
 from bench.county import County
 
 # Modules whose import registers rows, in the order the rows run.
-ROW_MODULES = ["bench.spine", "bench.baselines", "bench.lookup_service"]
+ROW_MODULES = ["bench.spine", "bench.baselines", "bench.lookup_search", "bench.lookup_service"]
 
 
 @dataclass(frozen=True)

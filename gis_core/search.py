@@ -4,21 +4,24 @@ addresses nearest a point.
 Reads only, in SQL over the indexes of migration 0005. A query is normalised by the same
 SQL function as the stored `Address.search_text` (lower case, no accents, "Str." as
 "strasse", "12 A" as "12a", "1 - 15" as "1-15"), split into words, the house number, other
-numbers and postcodes, and looked up in up to three steps:
+numbers and postcodes, and looked up in one statement per step, until one finds addresses:
 
-1. strict: every word somewhere in the address (trigram GIN index, any order, substrings
-   too, so "muller 5" finds "Müllerstraße 5"), the house number as a number of the
-   address, a range containing it or, for a typed range, one of its ends; plus the
-   addresses whose search text starts with what was typed (the prefix btree), so
-   type-ahead in label order always sees its best candidates;
-2. only when nothing matched: the street words looked up in the street lexicon
-   (`StreetName`, trigram similarity, a few thousand rows), then step 1 again with the
-   similar streets in place of the typed words ("Fohrer Strase 10" → Föhrer Straße 10);
-   the streets found are offered as "did you mean";
-3. scored in SQL: exact house number (30) over a range that holds it (20) over a number
-   that starts with it (10); then the address starting with what was typed (2); then the
-   unit (an exact unit 1, else its similarity; with no unit typed, the whole building
-   0.5); then the trigram similarity of the whole address to the query (0–1).
+1. the streets of the lexicon (`StreetName`, a few thousand rows) that hold every street
+   word ("muller" finds "Müllerstraße"), and on them, read in label order from the prefix
+   btree alone, the addresses with the house number (as typed, a range holding it, or for
+   a typed range one of its ends), the postcode and the other typed words;
+2. the same on the streets most similar to the street words (trigram k-NN on the
+   lexicon), forgiving the other words: "Fohrer Strase 10" → Föhrer Straße 10, offered
+   as "did you mean";
+3. every typed word anywhere in the address (trigram GIN on the search text), plus what
+   starts as typed (prefix btree): queries without a street, such as "13353 10";
+4. nothing found: "did you mean" names the streets of step 1 (the number is not theirs),
+   else those of step 2.
+
+Scored in SQL: exact house number (30) over a range that holds it (20) over a number that
+starts with it (10); then the address starting as typed (2) and the street's closeness to
+the typed one (0–2); then the unit (an exact unit 1, else its similarity; with no unit
+typed, the whole building 0.5); then the trigram similarity of the whole address (0–1).
 
 Nothing about who lives at or ordered at an address is read: only address fields.
 """
@@ -47,6 +50,7 @@ PER_STREET = 40
 SUGGESTED_STREETS = 3
 STREET_SIMILARITY = 0.3
 DID_YOU_MEAN = 3
+CONTAINING, SIMILAR = "containing", "similar"  # which streets of the lexicon (_streets_sql)
 
 POSTCODE = re.compile(r"^[0-9]{5}$")
 NUMBER = re.compile(r"^([0-9]{1,4})[a-z]?(?:-([0-9]{1,4})[a-z]?)?$")
@@ -128,26 +132,26 @@ def search_addresses(q: str, limit: int = 10) -> SearchResult:
     parsed = parse_query(normalise(query))
     if not parsed.text:
         return SearchResult(query=query, matches=[])
-    streets: list[str] = []
     if parsed.street_words:
-        streets = _streets_containing(parsed.street_words)
-        if streets:
-            matches = _search(parsed, limit, streets=streets, strict=True)
-            if matches:
-                return SearchResult(query=query, matches=matches)
+        matches = _search(parsed, limit, streets=CONTAINING)
+        if matches:
+            return SearchResult(query=query, matches=matches)
+        matches = _search(parsed, limit, streets=SIMILAR)
+        if matches:
+            offered = [f"{match.street} {match.house_number}".strip() for match in matches]
+            return SearchResult(
+                query=query, matches=matches, did_you_mean=_unique(offered)[:DID_YOU_MEAN]
+            )
     if parsed.words or parsed.postcodes:
         matches = _search(parsed, limit)
         if matches:
             return SearchResult(query=query, matches=matches)
     if not parsed.street_words:
         return SearchResult(query=query, matches=[])
-    similar = streets or _streets_similar_to(" ".join(parsed.street_words))
-    matches = _search(parsed, limit, streets=similar, strict=False) if similar else []
-    if matches:
-        offered = [f"{match.street} {match.house_number}".strip() for match in matches]
-    else:
-        offered = _street_names(similar)
-    return SearchResult(query=query, matches=matches, did_you_mean=_unique(offered)[:DID_YOU_MEAN])
+    # Nothing at all: the streets that hold the typed words (the number is not theirs),
+    # else the similar ones.
+    offered = _street_names(parsed, CONTAINING) or _street_names(parsed, SIMILAR)
+    return SearchResult(query=query, matches=[], did_you_mean=offered[:DID_YOU_MEAN])
 
 
 def nearest_addresses(*, lon: float, lat: float, limit: int = 5) -> list[AddressMatch]:
@@ -238,16 +242,15 @@ def parse_query(text: str) -> ParsedQuery:
     )
 
 
-def _search(
-    parsed: ParsedQuery, limit: int, *, streets: list[str] | None = None, strict: bool = True
-) -> list[AddressMatch]:
-    """The addresses holding the parts of the query, scored, best first.
+def _search(parsed: ParsedQuery, limit: int, *, streets: str | None = None) -> list[AddressMatch]:
+    """The addresses holding the parts of the query, scored, best first, in one statement.
 
-    With `streets` (normalised names from the lexicon), the candidates are the addresses
-    on those streets, read in order from the prefix btree (index only) and filtered by the
-    other parts: the typed words that are not the street's (when `strict`), the house
-    number, other numbers and postcodes. Without, every typed word must occur in the
-    address (the trigram GIN index), and what starts as typed is added (the prefix btree).
+    With `streets` (CONTAINING or SIMILAR: which streets of the lexicon), the candidates
+    are the addresses on those streets, read in order from the prefix btree (index only)
+    and filtered by the other parts: the typed words that are not the street's (not for
+    SIMILAR, which forgives them), the house number, other numbers and postcodes. Without,
+    every typed word must occur in the address (the trigram GIN index), and what starts
+    as typed is added (the prefix btree).
     """
     params: dict[str, object] = {
         "text": parsed.text,
@@ -274,7 +277,7 @@ def _search(
     text = "a.search_text" if streets is None else "(a.search_text || '')"
     filters: list[str] = []
     words = parsed.words if streets is None else ()
-    if streets is not None and strict:
+    if streets == CONTAINING:
         words = tuple(word for word in parsed.words if word not in parsed.street_words)
     for word in words:
         filters.append(f"{text} LIKE {param(_word_pattern(word, last=word == last))}")
@@ -317,11 +320,9 @@ def _search(
           (SELECT a.id, 0 FROM gis_core_address AS a WHERE TRUE{where} LIMIT %(candidates)s)
         """
     else:
-        params["streets"] = streets
-        params["street_typed"] = " ".join(parsed.street_words)
         candidates = f"""
           SELECT found.id, similarity(street.name, %(street_typed)s) AS street_closeness
-            FROM unnest(%(streets)s::text[]) AS street (name)
+            FROM ({_streets_sql(parsed, streets, params)}) AS street
            CROSS JOIN LATERAL (
                  SELECT a.id FROM gis_core_address AS a
                   WHERE a.search_text ~>=~ (' ' || street.name || ' ')
@@ -364,60 +365,59 @@ def _word_pattern(word: str, *, last: bool) -> str:
     return f"% {word}%" if last else f"% {word} %"
 
 
-def _streets_containing(words: tuple[str, ...]) -> list[str]:
-    """The normalised street names holding every one of `words`, closest to them first."""
-    params: dict[str, object] = {"typed": " ".join(words), "streets": STREETS}
+def _streets_sql(parsed: ParsedQuery, which: str, params: dict) -> str:
+    """SQL for the lexicon's streets (column `name`, normalised) that a query is about:
+
+    CONTAINING, those holding every street word (LIKE, the words anywhere), closest
+    first, at most STREETS; SIMILAR, the SUGGESTED_STREETS most similar to the street
+    words as a whole (k-NN on the lexicon's GiST), at least STREET_SIMILARITY alike.
+    Adds its parameters to `params`.
+    """
+    params["street_typed"] = " ".join(parsed.street_words)
+    if which == SIMILAR:
+        params["suggested"] = SUGGESTED_STREETS
+        params["similarity"] = STREET_SIMILARITY
+        return """
+            SELECT name FROM (
+                SELECT name_normalised AS name, name_normalised <-> %(street_typed)s AS distance
+                  FROM gis_core_streetname
+                 ORDER BY name_normalised <-> %(street_typed)s  -- alone: a k-NN index scan
+                 LIMIT %(suggested)s) AS nearest
+             WHERE 1 - distance >= %(similarity)s
+        """
+    params["streets"] = STREETS
     conditions = []
-    for index, word in enumerate(words):
-        params[f"w{index}"] = _word_pattern(word, last=index == len(words) - 1)
-        conditions.append(f"name_normalised LIKE %(w{index})s")
+    for index, word in enumerate(parsed.street_words):
+        params[f"street_word{index}"] = _word_pattern(
+            word, last=index == len(parsed.street_words) - 1
+        )
+        conditions.append(f"name_normalised LIKE %(street_word{index})s")
+    return f"""
+        SELECT name_normalised AS name FROM gis_core_streetname
+         WHERE {" AND ".join(conditions)}
+         ORDER BY similarity(name_normalised, %(street_typed)s) DESC, name_normalised
+         LIMIT %(streets)s
+    """
+
+
+def _street_names(parsed: ParsedQuery, which: str) -> list[str]:
+    """The names as written of the streets a query is about (see _streets_sql) that some
+    address still uses, closest first."""
+    params: dict[str, object] = {}
+    streets = _streets_sql(parsed, which, params)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT name_normalised FROM gis_core_streetname
-             WHERE {" AND ".join(conditions)}
-             ORDER BY similarity(name_normalised, %(typed)s) DESC, name_normalised
-             LIMIT %(streets)s
-            """,
-            params,
-        )
-        return [name for (name,) in cursor.fetchall()]
-
-
-def _streets_similar_to(typed: str) -> list[str]:
-    """Up to SUGGESTED_STREETS normalised street names most similar to `typed` (trigram
-    distance, straight from the lexicon's GiST index), at least STREET_SIMILARITY alike."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT name_normalised FROM (
-                SELECT name_normalised, name_normalised <-> %(typed)s AS distance
-                  FROM gis_core_streetname
-                 ORDER BY name_normalised <-> %(typed)s  -- alone: a k-NN scan of the index
-                 LIMIT %(streets)s) AS nearest
-             WHERE 1 - distance >= %(similarity)s
-             ORDER BY distance, name_normalised
-            """,
-            {"typed": typed, "streets": SUGGESTED_STREETS, "similarity": STREET_SIMILARITY},
-        )
-        return [name for (name,) in cursor.fetchall()]
-
-
-def _street_names(normalised: list[str]) -> list[str]:
-    """The street names as written of normalised ones that some address still uses."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT street.name
-              FROM unnest(%(streets)s::text[]) WITH ORDINALITY AS typed (name, rank)
-              JOIN gis_core_streetname AS street ON street.name_normalised = typed.name
+            SELECT named.name
+              FROM ({streets}) AS street
+              JOIN gis_core_streetname AS named ON named.name_normalised = street.name
              WHERE EXISTS (
                    SELECT FROM gis_core_address AS a
-                    WHERE a.search_text ~>=~ (' ' || street.name_normalised || ' ')
-                      AND a.search_text ~<~ (' ' || street.name_normalised || '!'))
-             ORDER BY typed.rank
+                    WHERE a.search_text ~>=~ (' ' || street.name || ' ')
+                      AND a.search_text ~<~ (' ' || street.name || '!'))
+             ORDER BY similarity(street.name, %(street_typed)s) DESC, named.name
             """,
-            {"streets": normalised},
+            params,
         )
         return [name for (name,) in cursor.fetchall()]
 
