@@ -20,6 +20,8 @@ urlpatterns = [
     # planners' door: the map, the area list and pages, saved queries
     path("", include("areas.urls")),
     path("queries/", include("common.query_urls")),
+    # customers' door: find an address, its answer and offers, sign up, book
+    path("lookup/", include("wholesale.lookup.urls")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),

@@ -1,0 +1,1 @@
+"""The customers' public door, /lookup/: find an address, read its answer, sign up, book."""
