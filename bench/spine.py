@@ -121,6 +121,15 @@ def _empty_addresses(conn: psycopg.Connection) -> None:
     conn.execute("CHECKPOINT")
 
 
+def _stored_columns(conn: psycopg.Connection) -> set[str]:
+    """The written (not generated) columns of areas_area in this database."""
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_name = 'areas_area' AND is_generated = 'NEVER'"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
 def _scratch_database(context: BenchContext) -> str:
     """A fresh, migrated database holding the county's areas and no addresses.
 
@@ -135,9 +144,11 @@ def _scratch_database(context: BenchContext) -> str:
             databases.connect(context.county.database) as source,
             databases.connect(scratch) as target,
         ):
+            # by name: later migrations may have added columns in another order there
+            columns = ", ".join(sorted(_stored_columns(source) & _stored_columns(target)))
             with (
-                source.cursor().copy("COPY areas_area TO STDOUT") as outgoing,
-                target.cursor().copy("COPY areas_area FROM STDIN") as incoming,
+                source.cursor().copy(f"COPY areas_area ({columns}) TO STDOUT") as outgoing,
+                target.cursor().copy(f"COPY areas_area ({columns}) FROM STDIN") as incoming,
             ):
                 for block in outgoing:
                     incoming.write(block)
