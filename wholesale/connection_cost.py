@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from wholesale.lifecycle import InvoicingStage
-from wholesale.models import ConnectionCostTerms
+from wholesale.models import ConnectionCostTerms, Order
 
 CENT = Decimal("0.01")
 
@@ -96,3 +96,18 @@ def cost_of(terms: ConnectionCostTerms) -> ConnectionCost:
         billed_by=terms.billed_by.name,
         currency=terms.currency,
     )
+
+
+def order_connection_cost(order: Order) -> dict | None:
+    """The connection cost an order was signed with (its snapshot: later changes to the terms
+    never reach it), as the answer shapes it; None when it has none."""
+    if not order.has_connection_cost:
+        return None
+    return ConnectionCost(
+        total=order.connection_cost_total,
+        deposit=order.connection_cost_deposit,
+        max_installment=order.connection_cost_max_installment,
+        invoicing_starts=order.connection_cost_invoicing_starts,
+        billed_by=order.connection_cost_billed_by.name if order.connection_cost_billed_by else "",
+        currency=order.connection_cost_currency,
+    ).as_dict()

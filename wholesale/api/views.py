@@ -30,7 +30,7 @@ from wholesale.api.serializers import (
     SignupSerializer,
 )
 from wholesale.api.throttling import LookupThrottled
-from wholesale.connection_cost import ConnectionCost
+from wholesale.connection_cost import order_connection_cost
 from wholesale.emails import manage_url
 from wholesale.models import Booking, InstallationSlot, Offering, Order
 from wholesale.selectors import available_slots
@@ -97,19 +97,6 @@ class ServiceabilityView(PublicView):
         return Response(answer.as_dict())
 
 
-def _order_connection_cost(order: Order) -> dict | None:
-    if not order.has_connection_cost:
-        return None
-    return ConnectionCost(
-        total=order.connection_cost_total,
-        deposit=order.connection_cost_deposit,
-        max_installment=order.connection_cost_max_installment,
-        invoicing_starts=order.connection_cost_invoicing_starts,
-        billed_by=order.connection_cost_billed_by.name if order.connection_cost_billed_by else "",
-        currency=order.connection_cost_currency,
-    ).as_dict()
-
-
 @extend_schema(tags=["lookup"])
 class SignupView(PublicView):
     @extend_schema(
@@ -151,7 +138,7 @@ class SignupView(PublicView):
             "manage_token": order.manage_token,
             "manage_url": manage_url(order),
             "status": order.status,
-            "connection_cost": _order_connection_cost(order),
+            "connection_cost": order_connection_cost(order),
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

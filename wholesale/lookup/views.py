@@ -27,7 +27,7 @@ from areas.models import Area
 from common.errors import DomainError, NotFound
 from gis_core.models import Address
 from gis_core.search import search_addresses
-from wholesale.connection_cost import ConnectionCost
+from wholesale.connection_cost import order_connection_cost
 from wholesale.lookup import display
 from wholesale.lookup.forms import BookingForm, InterestForm, SearchForm, SignupForm
 from wholesale.models import InstallationSlot, Offering, Order
@@ -316,7 +316,7 @@ def order_manage(request, token: str):
             "answer": answer,
             "status_label": order.get_status_display(),
             "next_step": display.next_step(order.status, answer["state"]),
-            "cost": display.cost_box(_order_cost(order)),
+            "cost": display.cost_box(order_connection_cost(order)),
             "offering": _order_offering(order),
             "booking": booking,
             "slots": slots,
@@ -347,21 +347,6 @@ def _book(order: Order, booking, data: dict) -> str:
     ends = timezone.localtime(booking.slot.ends_at)
     when = f"{starts:%A} {starts.day} {starts:%B}, {starts:%H:%M}–{ends:%H:%M}"
     return f"Your installation is {done} {when}."
-
-
-def _order_cost(order: Order) -> dict | None:
-    """The connection cost the order was signed with (its snapshot; later changes to the
-    terms never reach it), or None when it has none."""
-    if not order.has_connection_cost:
-        return None
-    return ConnectionCost(
-        total=order.connection_cost_total,
-        deposit=order.connection_cost_deposit,
-        max_installment=order.connection_cost_max_installment,
-        invoicing_starts=order.connection_cost_invoicing_starts,
-        billed_by=order.connection_cost_billed_by.name if order.connection_cost_billed_by else "",
-        currency=order.connection_cost_currency,
-    ).as_dict()
 
 
 def _order_offering(order: Order) -> dict | None:
