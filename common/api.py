@@ -54,3 +54,11 @@ def validated(serializer_class, data) -> dict:
         message, field = first_error(serializer.errors)
         raise DomainError(message, code="invalid", field=field)
     return serializer.validated_data
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A refusal as `exception_handler` writes it: a code and a message a person can act on."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="The input at fault, if one is.")

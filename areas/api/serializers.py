@@ -127,14 +127,6 @@ class AreaDetailSerializer(AreaFeatureSerializer):
         fields = (*AreaFeatureSerializer.Meta.fields, "history", "series")
 
 
-class ErrorSerializer(serializers.Serializer):
-    """A refusal: a machine code and a message a person can act on."""
-
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    field = serializers.CharField(required=False, help_text="The input at fault, if one is.")
-
-
 # --- inputs -------------------------------------------------------------------------------
 
 

@@ -29,7 +29,6 @@ from areas.api.serializers import (
     AreaPhaseSerializer,
     AreaSplitSerializer,
     AreaUpdateSerializer,
-    ErrorSerializer,
     HistoryEntrySerializer,
     SeriesPointSerializer,
     SplitPreviewSerializer,
@@ -37,7 +36,7 @@ from areas.api.serializers import (
 )
 from areas.lifecycle import AreaPhase
 from areas.models import Area
-from common.api import first_error, validated
+from common.api import ErrorSerializer, first_error, validated
 from common.errors import DomainError, NotFound
 
 # Without ?limit the whole (filtered) set comes in one response, up to this many areas.

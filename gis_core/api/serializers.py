@@ -58,11 +58,3 @@ class SearchResponseSerializer(serializers.Serializer):
 
 class NearestResponseSerializer(serializers.Serializer):
     results = AddressMatchSerializer(many=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    """A refusal: a machine code and a message a person can act on."""
-
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    field = serializers.CharField(required=False, help_text="The input at fault, if one is.")

@@ -14,9 +14,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from common.api import ErrorSerializer
 from common.errors import DomainError
 from gis_core.api.serializers import (
-    ErrorSerializer,
     NearestQuerySerializer,
     NearestResponseSerializer,
     SearchQuerySerializer,

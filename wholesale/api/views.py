@@ -14,8 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from areas.api.serializers import ErrorSerializer
-from common.api import validated
+from common.api import ErrorSerializer, validated
 from common.errors import DomainError, NotFound
 from gis_core.models import Address
 from wholesale import services
