@@ -4,7 +4,9 @@
   read the planners' pages, the area API and the tiles;
 - *operators*: the owner's operator admins and planners; they may also change things
   (split areas, move phases, share queries).
-ISP and contractor users are neither: their doors come with their own issues.
+- *ISP users*: members (role ISP user) of an ISP that is trading (active); they use the
+  ISP portal and API, which show them their own ISP's business only.
+Contractor users are none of these: their door comes with the field issue.
 """
 
 from functools import wraps
@@ -31,6 +33,19 @@ def is_owner_staff(user) -> bool:
 def is_operator(user) -> bool:
     """An owner's operator admin or planner (or a superuser): may change the plan."""
     return is_owner_staff(user) and (user.is_superuser or user.role in OPERATOR_ROLES)
+
+
+def is_isp_user(user) -> bool:
+    """A signed-in ISP user of an active (not draft, not suspended) ISP."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    organisation = user.organisation
+    return (
+        organisation is not None
+        and organisation.kind == OrganisationKind.ISP
+        and organisation.is_active
+        and user.role == Role.ISP_USER
+    )
 
 
 def owner_staff_required(view):
@@ -79,3 +94,12 @@ class IsOwnerStaffReadOperatorWrite(BasePermission):
         if request.method in SAFE_METHODS:
             return is_owner_staff(request.user)
         return is_operator(request.user)
+
+
+class IsIspUserOrOwnerStaff(BasePermission):
+    """API: an active ISP's users (their own business) or owner staff (everyone's)."""
+
+    message = "only users of an active ISP, or the network owner's staff, may use this endpoint"
+
+    def has_permission(self, request, view) -> bool:
+        return is_isp_user(request.user) or is_owner_staff(request.user)

@@ -117,3 +117,14 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
     return token
+
+
+@transaction.atomic
+def organisation_set_active(*, organisation: Organisation, is_active: bool) -> Organisation:
+    """Let an organisation act, or stop it at once: an inactive organisation's users cannot
+    use its doors and its API tokens stop working on their next request."""
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if organisation.is_active != is_active:
+        organisation.is_active = is_active
+        organisation.save(update_fields=["is_active", "updated_at"])
+    return organisation

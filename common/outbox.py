@@ -17,6 +17,11 @@ from common.models import OutboxMessage, OutboxStatus
 logger = logging.getLogger(__name__)
 
 
+class RetryLater(Exception):
+    """Raised by an outbox handler whose delivery failed but whose own writes (a log of the
+    attempt, say) must be kept: they commit, and the message is retried with back-off."""
+
+
 @dataclass
 class DrainReport:
     """What one drain pass did."""
@@ -58,7 +63,8 @@ def outbox_deliver_one() -> OutboxMessage | None:
 
     The handler runs in a savepoint inside the same transaction that marks the row
     delivered: a handler's own database writes and the `delivered` mark commit together,
-    and a failure rolls back only the handler's work while the attempt is recorded.
+    and a failure rolls back only the handler's work while the attempt is recorded (a
+    handler raising `RetryLater` keeps its writes and is retried all the same).
     """
     with transaction.atomic():
         message = (
@@ -84,7 +90,14 @@ def outbox_deliver_one() -> OutboxMessage | None:
         )
         try:
             with transaction.atomic():
-                handler.func(event)
+                try:
+                    handler.func(event)
+                except RetryLater as failure:
+                    failed = failure  # the handler's writes are kept; the delivery failed
+                else:
+                    failed = None
+            if failed is not None:
+                raise failed
         except Exception as exc:
             message.last_error = f"{type(exc).__name__}: {exc}"[:4000]
             if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:

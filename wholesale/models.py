@@ -1,9 +1,9 @@
-"""The wholesale layer's tables: the ISPs' side, the catalog, connection-cost terms,
-customers, orders, interests and installation bookings.
-
-The order is the core; the marketplace ([lookup]) adds the catalog, customers and bookings
-around it, and [wholesale] adds services, onboarding and the ISP portal on top of these.
+"""The wholesale layer's tables: the ISPs' side (profile, onboarding, webhooks), the
+catalog, connection-cost terms, customers, orders, services (the network contracts),
+notifications to ISPs with their webhook deliveries, interests and installation bookings.
 """
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -11,7 +11,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from common.models import TimeStampedModel
-from wholesale.lifecycle import BookingStatus, InvoicingStage, OrderStatus
+from wholesale.lifecycle import (
+    BookingStatus,
+    InvoicingStage,
+    IspStatus,
+    NotificationKind,
+    OrderStatus,
+    ServiceChangeKind,
+    ServiceStatus,
+    WebhookStatus,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 CURRENCY_HELP = "ISO 4217 code, e.g. EUR."
@@ -28,20 +37,64 @@ def _valid_period(prefix: str) -> models.CheckConstraint:
 
 
 class IspProfile(TimeStampedModel):
-    """What customers see of an ISP in the marketplace: its logo and website."""
+    """An ISP's side of the network: its onboarding state, contacts, marketplace face
+    (logo, website) and webhook endpoint.
+
+    An ISP without a profile (made before onboarding existed) counts as active.
+    """
 
     organisation = models.OneToOneField(
         "accounts.Organisation", on_delete=models.CASCADE, related_name="isp_profile"
     )
+    status = models.CharField(
+        max_length=20, choices=IspStatus.choices, default=IspStatus.ACTIVE, editable=False
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     logo = models.CharField(
         max_length=300,
         blank=True,
         help_text="A static file path (oanm/isp/spree-net.svg) or an absolute URL.",
     )
     website = models.URLField(blank=True)
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True)
+    support_email = models.EmailField(blank=True, help_text="Where the owner's NOC reports faults.")
+    webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Where notifications are POSTed; empty: none."
+    )
+    webhook_secret = models.CharField(
+        max_length=100, blank=True, editable=False, help_text="HMAC-SHA256 key of the signature."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=IspStatus.values), name="isp_profile_status_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"profile of {self.organisation}"
+
+
+class IspStatusChange(models.Model):
+    """History of an ISP's onboarding: who moved it, when, from what to what, and why."""
+
+    profile = models.ForeignKey(IspProfile, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=20, choices=IspStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=IspStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}: {self.from_status or '∅'} → {self.to_status}"
 
 
 class IspServiceArea(TimeStampedModel):
@@ -244,6 +297,12 @@ class Order(TimeStampedModel):
         related_name="orders",
         help_text="The retail offering chosen; empty for connection-only (or an ISP's API order).",
     )
+    # The retail price as it stood when the order was placed (a later offering never alters it).
+    monthly_price = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
+    price_currency = models.CharField(max_length=3, blank=True, editable=False)
+    isp_reference = models.CharField(
+        max_length=100, blank=True, help_text="The ISP's own reference for the order."
+    )
     unit = models.CharField(
         max_length=60,
         blank=True,
@@ -296,6 +355,8 @@ class Order(TimeStampedModel):
         indexes = [
             models.Index(fields=["status"], name="order_status"),
             models.Index(fields=["address", "unit"], name="order_address_unit"),
+            models.Index(fields=["isp", "-placed_at", "-id"], name="order_isp_placed"),
+            models.Index(fields=["isp", "status", "-placed_at"], name="order_isp_status_placed"),
         ]
 
     def __str__(self) -> str:
@@ -337,6 +398,243 @@ class OrderStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+# --- services: the network contracts ---------------------------------------------------------
+
+
+class Service(TimeStampedModel):
+    """The network contract of an active order: which ISP carries which speed profile over
+    which ONT at an address, with its VLANs, from its activation to its end.
+
+    The activation and end timestamps are exact: billing starts and stops on them. A switch
+    to another ISP ends this service and starts the next one at the same instant;
+    `previous` links them into one continuous history of the line.
+    """
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="service")
+    isp = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="services"
+    )
+    address = models.ForeignKey(
+        "gis_core.Address", on_delete=models.PROTECT, related_name="services"
+    )
+    unit = models.CharField(max_length=60, blank=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="services")
+    # the wholesale fee of the product as it stood at activation (or the last profile change)
+    wholesale_monthly_fee = models.DecimalField(**MONEY, editable=False)
+    currency = models.CharField(max_length=3, editable=False)
+    ont_serial = models.CharField(max_length=64, help_text="Serial of the ONT/CPE at the address.")
+    c_vlan = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Customer VLAN.")
+    s_vlan = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Service VLAN.")
+    parameters = models.JSONField(default=dict, blank=True, help_text="Further profile settings.")
+    status = models.CharField(
+        max_length=20, choices=ServiceStatus.choices, default=ServiceStatus.ACTIVE, editable=False
+    )
+    status_changed_at = models.DateTimeField(editable=False)
+    activated_at = models.DateTimeField(editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    end_reason = models.CharField(max_length=500, blank=True, editable=False)
+    previous = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="next",
+        editable=False,
+        help_text="The service this one took over from (an ISP switch).",
+    )
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ServiceStatus.values), name="service_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("activated_at")),
+                name="service_ends_after_activation",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ServiceStatus.ACTIVE, ended_at__isnull=True)
+                | Q(status=ServiceStatus.ENDED, ended_at__isnull=False),
+                name="service_ended_at_iff_ended",
+            ),
+            models.UniqueConstraint(
+                fields=["address", "unit"],
+                condition=Q(status=ServiceStatus.ACTIVE),
+                name="service_one_active_per_line",
+            ),
+            models.UniqueConstraint(
+                fields=["ont_serial"],
+                condition=Q(status=ServiceStatus.ACTIVE),
+                name="service_ont_active_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["isp", "status", "-activated_at"], name="service_isp_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ServiceChange(models.Model):
+    """History of a service: activation, profile changes and its end, each at its instant."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="history")
+    kind = models.CharField(max_length=20, choices=ServiceChangeKind.choices)
+    from_product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ServiceChangeKind.values), name="service_change_kind_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- telling ISPs: notifications and their webhook deliveries -------------------------------
+
+
+class IspNotification(models.Model):
+    """Something an ISP is told: an address ready for activation, an order or service change.
+
+    Shown in its portal; its webhook delivery (if the ISP has an endpoint) goes through the
+    outbox. `uid` is the idempotency key receivers see.
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    isp = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="isp_notifications"
+    )
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    topic = models.CharField(max_length=100, help_text="The webhook's event type.")
+    message = models.CharField(max_length=500)
+    address = models.ForeignKey(
+        "gis_core.Address", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    data = models.JSONField(default=dict, help_text="The webhook body's `data`.")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=NotificationKind.values), name="isp_notification_kind_valid"
+            )
+        ]
+        indexes = [models.Index(fields=["isp", "-created_at"], name="isp_notification_isp_new")]
+
+    def __str__(self) -> str:
+        return f"{self.isp_id}: {self.message}"
+
+
+class WebhookDelivery(models.Model):
+    """The delivery of one notification to its ISP's webhook endpoint, with its attempts."""
+
+    notification = models.OneToOneField(
+        IspNotification, on_delete=models.CASCADE, related_name="delivery"
+    )
+    isp = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    status = models.CharField(
+        max_length=20, choices=WebhookStatus.choices, default=WebhookStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    replays = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=WebhookStatus.values), name="webhook_delivery_status_valid"
+            )
+        ]
+        indexes = [models.Index(fields=["isp", "-created_at"], name="webhook_delivery_isp_new")]
+
+    def __str__(self) -> str:
+        return f"webhook {self.notification_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a webhook: where, when, what came back (or what went wrong)."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    url = models.URLField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    replay = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} of {self.delivery_id}: {self.status_code or self.error}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class MaintenanceWindow(TimeStampedModel):
+    """Planned work on the network that every ISP may read (an area, or the whole network)."""
+
+    area = models.ForeignKey(
+        "areas.Area",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+        help_text="Empty: the whole network.",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    service_affecting = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="maintenance_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class InterestRegistration(TimeStampedModel):

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from wholesale.models import InstallationSlot, Order
+from accounts.permissions import is_isp_user, is_owner_staff
+from wholesale.lifecycle import OrderStatus
+from wholesale.models import (
+    Customer,
+    InstallationSlot,
+    IspNotification,
+    MaintenanceWindow,
+    Offering,
+    Order,
+    Product,
+    Service,
+    WebhookDelivery,
+)
 
 
 def available_slots(order: Order) -> QuerySet[InstallationSlot]:
@@ -16,3 +29,106 @@ def available_slots(order: Order) -> QuerySet[InstallationSlot]:
         starts_at__gt=timezone.now(),
         booked__lt=F("capacity"),
     ).order_by("starts_at", "pk")
+
+
+# --- tenancy: what a user may see of the ISPs' business ---------------------------------------
+#
+# An ISP user sees their own ISP's rows only; the owner's staff see every ISP's. Every ISP
+# page and API endpoint starts from these querysets, so a row of another ISP is never found
+# (a 404, exactly as for an id that does not exist).
+
+
+def isp_scope(user) -> int | None:
+    """The ISP whose business the user may see, or None for owner staff (every ISP).
+
+    Raises `PermissionDenied` for anyone else (callers check access before asking).
+    """
+    if is_isp_user(user):
+        return user.organisation.pk
+    if is_owner_staff(user):
+        return None
+    raise PermissionDenied("only ISP users and the owner's staff may see this")
+
+
+def _scoped(queryset: QuerySet, user, field: str = "isp_id") -> QuerySet:
+    isp_id = isp_scope(user)
+    return queryset if isp_id is None else queryset.filter(**{field: isp_id})
+
+
+def orders_for(user) -> QuerySet[Order]:
+    """The orders the user may see, with what a list shows of them (no N+1)."""
+    return _scoped(
+        Order.objects.exclude(isp=None).select_related(
+            "address", "customer", "offering", "isp", "service"
+        ),
+        user,
+    )
+
+
+def ready_orders_for(user) -> QuerySet[Order]:
+    """The user's orders at connected addresses, waiting for the ISP to activate them."""
+    return (
+        orders_for(user)
+        .filter(status=OrderStatus.READY_FOR_ACTIVATION)
+        .order_by("status_changed_at", "pk")
+    )
+
+
+def services_for(user) -> QuerySet[Service]:
+    """The services the user may see."""
+    return _scoped(
+        Service.objects.select_related("address", "product", "order", "isp", "previous"), user
+    )
+
+
+def customers_for(user) -> QuerySet[Customer]:
+    """The customers with at least one order of the user's ISP (owner staff: every one)."""
+    isp_id = isp_scope(user)
+    customers = Customer.objects.all()
+    if isp_id is not None:
+        customers = customers.filter(
+            Exists(Order.objects.filter(customer=OuterRef("pk"), isp_id=isp_id))
+        )
+    return customers.order_by("name", "pk")
+
+
+def customer_orders_for(user, customer: Customer) -> QuerySet[Order]:
+    """The customer's orders the user may see (an ISP never sees another ISP's)."""
+    return orders_for(user).filter(customer=customer)
+
+
+def notifications_for(user) -> QuerySet[IspNotification]:
+    """The notifications of the user's ISP, newest first."""
+    return _scoped(IspNotification.objects.select_related("isp", "address", "delivery"), user)
+
+
+def deliveries_for(user) -> QuerySet[WebhookDelivery]:
+    """The webhook deliveries of the user's ISP, newest first, with their notification."""
+    return _scoped(WebhookDelivery.objects.select_related("notification", "isp"), user)
+
+
+def offerings_for(user) -> QuerySet[Offering]:
+    """The retail offerings of the user's ISP, with their product."""
+    return _scoped(
+        Offering.objects.select_related("product", "isp").prefetch_related("areas"), user
+    )
+
+
+def products_current(day=None) -> QuerySet[Product]:
+    """The owner's wholesale products valid on `day` (today): every ISP may read them."""
+    day = day or timezone.localdate()
+    return Product.objects.filter(valid_from__lte=day).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    )
+
+
+def maintenance_upcoming(now=None) -> QuerySet[MaintenanceWindow]:
+    """Planned maintenance not yet over, soonest first (every ISP may read it)."""
+    now = now or timezone.now()
+    return MaintenanceWindow.objects.filter(ends_at__gt=now).select_related("area")
+
+
+def isp_order_counts(user) -> dict[str, int]:
+    """How many of the user's orders are in each status (one query)."""
+    rows = orders_for(user).order_by().values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}

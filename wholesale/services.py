@@ -66,12 +66,18 @@ from wholesale.serviceability import serviceability_for_address
 _BUILT = {AddressStatus.CONNECTED, AddressStatus.ACTIVATED}
 
 
-def _transition(*, order: Order, to: str, actor: User | None, reason: str) -> Order:
-    """The one place an order's status is assigned: lock, check, set, history, event."""
+def order_transition(
+    *, order: Order, to: str, actor: User | None, reason: str, at: datetime | None = None
+) -> Order:
+    """The one place an order's status is assigned: lock, check, set, history, event.
+
+    Called inside the transaction of the use case that moves the order (placing, cancelling,
+    the address becoming connected, a service starting or ending).
+    """
     order = Order.objects.select_for_update().get(pk=order.pk)
     source = order.status
     ORDER_TRANSITIONS.check(source, to)
-    now = timezone.now()
+    now = at or timezone.now()
     order.status = to
     order.status_changed_at = now
     order.save(update_fields=["status", "status_changed_at", "updated_at"])
@@ -103,6 +109,7 @@ def order_place(
     customer: Customer | None = None,
     offering: Offering | None = None,
     unit: str = "",
+    isp_reference: str = "",
 ) -> Order:
     """Place an order at an address (for an ISP's service, or connection-only without one).
 
@@ -124,6 +131,9 @@ def order_place(
         offering=offering,
         unit=unit,
         manage_token=secrets.token_urlsafe(32),
+        monthly_price=offering.monthly_price if offering else None,
+        price_currency=offering.currency if offering else "",
+        isp_reference=isp_reference,
     )
     order.reference = f"ORD-{order.pk:06d}"
     order.status_changed_at = placed_at
@@ -146,7 +156,7 @@ def order_place(
         if address.status in _BUILT
         else OrderStatus.AWAITING_INFRASTRUCTURE
     )
-    return _transition(order=order, to=next_status, actor=actor, reason="address status")
+    return order_transition(order=order, to=next_status, actor=actor, reason="address status")
 
 
 @transaction.atomic
@@ -156,7 +166,7 @@ def order_cancel(*, order: Order, actor: User | None = None, reason: str = "") -
     An address whose last live order this was, and which was only queued for the build,
     goes back to planned.
     """
-    order = _transition(order=order, to=OrderStatus.CANCELLED, actor=actor, reason=reason)
+    order = order_transition(order=order, to=OrderStatus.CANCELLED, actor=actor, reason=reason)
     signup_withdraw(order_key=order.demand_key, actor=actor)
     address = Address.objects.select_for_update().get(pk=order.address_id)
     still_wanted = (

@@ -214,6 +214,11 @@ OUTBOX_RETRY_CAP_SECONDS = 3600
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "25"))
 OUTBOX_KEEP_DELIVERED_DAYS = int(env("OUTBOX_KEEP_DELIVERED_DAYS", "30"))
 
+# ISP webhooks: plain http and private/loopback hosts are refused unless this is on (it is
+# on for `make run` and the tests, whose receivers listen on 127.0.0.1).
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them
 # again after inserting (much faster than keeping them row by row; both tables are locked

@@ -7,3 +7,6 @@ DEBUG = env_bool("DEBUG", True)
 
 # Emails are printed on the console (the worker's) unless an SMTP server is configured.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# ISP webhook receivers of the demo and the tests listen on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", True)

@@ -30,3 +30,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "lookup": "10000/min"},
 }
+
+# ISP webhook receivers of the demo and the tests listen on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE_URLS = True
+WEBHOOK_TIMEOUT_SECONDS = 2.0

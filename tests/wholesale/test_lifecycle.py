@@ -12,7 +12,7 @@ from tests.wholesale.factories import OrderFactory
 from wholesale.events import ORDER_STATUS_CHANGED
 from wholesale.lifecycle import LIVE_ORDER_STATUSES, ORDER_TRANSITIONS, OrderStatus
 from wholesale.models import Order, OrderStatusChange
-from wholesale.services import _transition, order_cancel
+from wholesale.services import order_cancel, order_transition
 
 S = OrderStatus
 
@@ -24,7 +24,7 @@ def _move(to: str):
     def move(*, order: Order, actor=None, reason: str = "") -> Order:
         if to == S.CANCELLED:
             return order_cancel(order=order, actor=actor, reason=reason)
-        return _transition(order=order, to=to, actor=actor, reason=reason)
+        return order_transition(order=order, to=to, actor=actor, reason=reason)
 
     return move
 

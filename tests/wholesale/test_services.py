@@ -30,7 +30,7 @@ from tests.wholesale.factories import IspFactory, OrderFactory
 from wholesale.events import ORDER_PLACED, ORDER_STATUS_CHANGED
 from wholesale.lifecycle import OrderStatus
 from wholesale.models import Order, OrderStatusChange
-from wholesale.services import _transition, order_cancel, order_place
+from wholesale.services import order_cancel, order_place, order_transition
 
 AREA = square(13.33, 52.55, 0.001)
 
@@ -372,7 +372,7 @@ def test_an_order_that_is_cancelled_or_active_cannot_be_cancelled_and_nothing_ch
     if status == OrderStatus.CANCELLED:
         order = order_cancel(order=order)
     else:  # no public service activates an order yet (the wholesale issue adds it)
-        order = _transition(order=order, to=OrderStatus.ACTIVE, actor=None, reason="activated")
+        order = order_transition(order=order, to=OrderStatus.ACTIVE, actor=None, reason="activated")
     before = _everything()
 
     with pytest.raises(InvalidTransition) as raised:

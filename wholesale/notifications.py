@@ -1,0 +1,262 @@
+"""Telling ISPs: notifications in their portal, and the signed webhooks that carry them.
+
+A notification is written in the transaction of the change it reports. When the ISP has a
+webhook endpoint, a delivery row is made with it and an `isp.notified` event queues the
+POST in the outbox: sent after commit, retried with back-off while the receiver fails or
+is down, every attempt logged with the response, replayable from the portal.
+
+Each POST carries, as headers, the event type, the delivery id (the receiver's idempotency
+key: a retry or replay has the same one) and a signature
+`X-Oanm-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the ISP's secret>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from common.errors import DomainError
+from common.events import publish
+from common.outbox import RetryLater
+from wholesale.events import (
+    ISP_NOTIFIED,
+    WEBHOOK_REPLAY_REQUESTED,
+    IspNotified,
+    WebhookReplayRequested,
+)
+from wholesale.lifecycle import NotificationKind, WebhookStatus
+from wholesale.models import IspNotification, IspProfile, WebhookAttempt, WebhookDelivery
+from wholesale.onboarding import webhook_url_refusal
+
+SIGNATURE_HEADER = "X-Oanm-Signature"
+EVENT_HEADER = "X-Oanm-Event"
+DELIVERY_HEADER = "X-Oanm-Delivery"
+REPLAY_HEADER = "X-Oanm-Replay"
+SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers should accept between signing and now
+RESPONSE_KEPT = 2000  # characters of a receiver's answer kept in the log
+
+
+def isp_notify(
+    *,
+    isp_id: int,
+    kind: str,
+    topic: str,
+    message: str,
+    data: dict[str, Any],
+    address_id: int | None = None,
+    order_id: int | None = None,
+    service_id: int | None = None,
+) -> IspNotification:
+    """Tell an ISP something (inside the caller's transaction): a portal notification, and a
+    webhook delivery queued through the outbox when the ISP has an endpoint."""
+    notification = IspNotification.objects.create(
+        isp_id=isp_id,
+        kind=kind,
+        topic=topic,
+        message=message[:500],
+        address_id=address_id,
+        order_id=order_id,
+        service_id=service_id,
+        data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+    )
+    has_endpoint = (
+        IspProfile.objects.filter(organisation_id=isp_id).exclude(webhook_url="").exists()
+    )
+    if has_endpoint:
+        WebhookDelivery.objects.create(notification=notification, isp_id=isp_id)
+        publish(
+            ISP_NOTIFIED, IspNotified(notification_id=notification.pk, isp_id=isp_id, kind=kind)
+        )
+    return notification
+
+
+@transaction.atomic
+def notifications_mark_read(*, isp: Organisation, ids: list[int] | None = None) -> int:
+    """Mark the ISP's notifications read (the given ones, or all); returns how many."""
+    unread = IspNotification.objects.filter(isp=isp, read_at=None)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def webhook_test_send(*, isp: Organisation, actor: User | None = None) -> IspNotification:
+    """Queue a test delivery to the ISP's endpoint (to check its receiver and signature)."""
+    profile = IspProfile.objects.filter(organisation=isp).first()
+    if profile is None or not profile.webhook_url:
+        raise DomainError("set a webhook URL first", field="url")
+    return isp_notify(
+        isp_id=isp.pk,
+        kind=NotificationKind.TEST,
+        topic="webhook.test",
+        message="Test delivery",
+        data={"requested_by": actor.username if actor else None},
+    )
+
+
+@transaction.atomic
+def webhook_replay(*, delivery: WebhookDelivery, actor: User | None = None) -> WebhookDelivery:
+    """Send a delivery again, whatever became of it (the ISP asks from its portal); it keeps
+    its delivery id, so a receiver that has it already can drop it."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    profile = IspProfile.objects.filter(organisation_id=delivery.isp_id).first()
+    if profile is None or not profile.webhook_url:
+        raise DomainError("set a webhook URL first", field="url")
+    delivery.replays += 1
+    delivery.status = WebhookStatus.PENDING
+    delivery.save(update_fields=["replays", "status"])
+    publish(
+        WEBHOOK_REPLAY_REQUESTED,
+        WebhookReplayRequested(delivery_id=delivery.pk, actor_id=actor.pk if actor else None),
+    )
+    return delivery
+
+
+# --- the POST itself (run by the outbox, after commit) --------------------------------------
+
+
+def webhook_body(notification: IspNotification) -> bytes:
+    """The JSON a receiver gets: the event's id, type, time and data."""
+    body = {
+        "id": str(notification.uid),
+        "type": notification.topic,
+        "created_at": notification.created_at,
+        "message": notification.message,
+        "data": notification.data,
+    }
+    return json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-Oanm-Signature` value: `t=<timestamp>,v1=<hex HMAC-SHA256>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def webhook_signature_valid(
+    *, secret: str, header: str, body: bytes, now: float | None = None
+) -> bool:
+    """What a receiver does with the signature (documented in docs/webhooks.md; the tests'
+    receiver uses it): recompute, compare in constant time, refuse stale timestamps."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
+        return False
+    expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
+    return hmac.compare_digest(expected, header)
+
+
+def _record(
+    delivery: WebhookDelivery,
+    *,
+    url: str,
+    replay: bool,
+    started: float,
+    status_code: int | None = None,
+    response: str = "",
+    error: str = "",
+) -> WebhookAttempt:
+    attempt = WebhookAttempt.objects.create(
+        delivery=delivery,
+        url=url,
+        status_code=status_code,
+        response_body=response[:RESPONSE_KEPT],
+        error=error[:1000],
+        duration_ms=round((time.monotonic() - started) * 1000),
+        replay=replay,
+    )
+    delivery.attempts += 1
+    delivery.last_status_code = status_code
+    delivery.last_error = error[:1000]
+    return attempt
+
+
+def _finish(delivery: WebhookDelivery, status: str, at: datetime | None = None) -> None:
+    delivery.status = status
+    if at is not None:
+        delivery.delivered_at = at
+    delivery.save(
+        update_fields=["status", "attempts", "last_status_code", "last_error", "delivered_at"]
+    )
+
+
+def webhook_send(*, delivery_id: int, replay: bool = False) -> WebhookAttempt | None:
+    """POST one delivery to its ISP's endpoint now, log the attempt, and raise `RetryLater`
+    when the receiver failed (the outbox retries with back-off). Called by the outbox."""
+    delivery = (
+        WebhookDelivery.objects.select_for_update(of=("self",))
+        .select_related("notification", "isp__isp_profile")
+        .get(pk=delivery_id)
+    )
+    if delivery.status == WebhookStatus.DELIVERED and not replay:
+        return None  # delivered already (a replay of the outbox row itself): nothing to do
+    profile = delivery.isp.isp_profile
+    started = time.monotonic()
+    url = profile.webhook_url
+    refusal = "the ISP has no webhook URL" if not url else webhook_url_refusal(url)
+    if refusal:
+        attempt = _record(delivery, url=url or "-", replay=replay, started=started, error=refusal)
+        _finish(delivery, WebhookStatus.DEAD)
+        return attempt
+    body = webhook_body(delivery.notification)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "oanm-webhooks/1",
+        EVENT_HEADER: delivery.notification.topic,
+        DELIVERY_HEADER: str(delivery.notification.uid),
+        SIGNATURE_HEADER: webhook_signature(
+            secret=profile.webhook_secret, timestamp=timestamp, body=body
+        ),
+    }
+    if replay:
+        headers[REPLAY_HEADER] = "1"
+    try:
+        response = requests.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=(3.0, settings.WEBHOOK_TIMEOUT_SECONDS),
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        _record(
+            delivery, url=url, replay=replay, started=started, error=f"{type(exc).__name__}: {exc}"
+        )
+        _finish(delivery, _failed_status(delivery, replay))
+        raise RetryLater(f"webhook to {url} failed: {exc}") from exc
+    attempt = _record(
+        delivery,
+        url=url,
+        replay=replay,
+        started=started,
+        status_code=response.status_code,
+        response=response.text,
+        error="" if response.ok else f"HTTP {response.status_code}",
+    )
+    if 200 <= response.status_code < 300:
+        _finish(delivery, WebhookStatus.DELIVERED, at=timezone.now())
+        return attempt
+    _finish(delivery, _failed_status(delivery, replay))
+    raise RetryLater(f"webhook to {url} answered HTTP {response.status_code}")
+
+
+def _failed_status(delivery: WebhookDelivery, replay: bool) -> str:
+    """Failed (to be retried), or dead once the outbox will give up on this message."""
+    tries = delivery.log.filter(replay=replay).count()
+    return WebhookStatus.DEAD if tries >= settings.OUTBOX_MAX_ATTEMPTS else WebhookStatus.FAILED
