@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "gis_core",
     "areas",
     "wholesale",
+    "workorders",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,9 @@ OUTBOX_RETRY_BASE_SECONDS = int(env("OUTBOX_RETRY_BASE_SECONDS", "5"))
 OUTBOX_RETRY_CAP_SECONDS = 3600
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "25"))
 OUTBOX_KEEP_DELIVERED_DAYS = int(env("OUTBOX_KEEP_DELIVERED_DAYS", "30"))
+
+# Installation work orders are due this many days after they are created.
+WORK_ORDER_DUE_DAYS = int(env("WORK_ORDER_DUE_DAYS", "21"))
 
 # ISP webhooks: plain http and private/loopback hosts are refused unless this is on (it is
 # on for `make run` and the tests, whose receivers listen on 127.0.0.1).
