@@ -20,8 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Organisation, User
-from accounts.roles import OrganisationKind
+from accounts.models import User
 from common.errors import DomainError
 from common.events import publish
 from gis_core.lifecycle import AddressStatus
@@ -84,11 +83,60 @@ def template_for(address: Address) -> WorkTemplate | None:
     return WorkTemplate.objects.filter(pk=row[0]).first() if row and row[0] else None
 
 
-def _owner() -> Organisation:
-    owner = Organisation.objects.filter(kind=OrganisationKind.OWNER).order_by("pk").first()
-    if owner is None:
-        raise DomainError("the network owner's organisation is missing", code="no_owner")
-    return owner
+STANDARD_CODE = "standard"
+# The template every address fits until the operator defines their own: made on first use
+# (and never again once it exists, so an operator may deactivate it; with no active template
+# fitting an ordered address, deployment is refused).
+STANDARD_TASKS = [
+    # position, name, category, evidence, skill, minutes, light range (dBm)
+    (1, "Lay and splice the drop", "physical", ["photo"], "splicing", 90, None),
+    (
+        2,
+        "Mount the ONT and measure the light level",
+        "testing",
+        ["light_level", "ont_serial", "photo"],
+        "ont",
+        40,
+        (-27, -8),
+    ),
+    (
+        3,
+        "Speed test and customer sign-off",
+        "customer",
+        ["speed_test", "signature"],
+        "ont",
+        20,
+        None,
+    ),
+]
+
+
+def standard_template() -> WorkTemplate:
+    """The standard installation template (any premises, priority -100), made if missing."""
+    template, created = WorkTemplate.objects.get_or_create(
+        code=STANDARD_CODE,
+        defaults={
+            "name": "Standard installation",
+            "description": "Any premises: drop, ONT with light level, speed test, sign-off.",
+            "priority": -100,
+        },
+    )
+    if created:
+        TaskTemplate.objects.bulk_create(
+            TaskTemplate(
+                template=template,
+                position=position,
+                name=name,
+                category=category,
+                evidence=evidence,
+                skill=skill,
+                minutes=minutes,
+                light_min_dbm=light[0] if light else None,
+                light_max_dbm=light[1] if light else None,
+            )
+            for position, name, category, evidence, skill, minutes, light in STANDARD_TASKS
+        )
+    return template
 
 
 def _candidates_sql(where: str) -> str:
@@ -123,7 +171,6 @@ def _create(where: str, params: dict, *, area_id: int | None, actor: User | None
         **params,
         "wanting": list(WANTS_A_BUILD),
         "buildable": list(BUILDABLE),
-        "owner": _owner().pk,
         "open": WorkOrderStatus.OPEN,
         "cancelled": WorkOrderStatus.CANCELLED,
         "pending": TaskStatus.PENDING,
@@ -132,6 +179,8 @@ def _create(where: str, params: dict, *, area_id: int | None, actor: User | None
         "now": timezone.now(),
         "due": timezone.localdate() + timedelta(days=settings.WORK_ORDER_DUE_DAYS),
     }
+    if not WorkTemplate.objects.filter(code=STANDARD_CODE).exists():
+        standard_template()
     _refuse_untemplated(where, params)
     wo, task, tt = WorkOrder._meta.db_table, Task._meta.db_table, TaskTemplate._meta.db_table
     history = WorkOrderStatusChange._meta.db_table
@@ -149,13 +198,13 @@ def _create(where: str, params: dict, *, area_id: int | None, actor: User | None
             ), new_tasks AS (
                 INSERT INTO {task} (created_at, updated_at, work_order_id, position, name,
                     category, instructions, evidence, light_min_dbm, light_max_dbm,
-                    min_download_mbps, min_upload_mbps, skill, minutes, organisation_id,
+                    min_download_mbps, min_upload_mbps, skill, minutes, contractor_id,
                     crew_id, needs_acceptance, status, status_changed_at, result, problem,
                     rework_count)
                 SELECT %(now)s, %(now)s, w.id, tt.position, tt.name, tt.category, tt.instructions,
                        tt.evidence, tt.light_min_dbm, tt.light_max_dbm, tt.min_download_mbps,
                        tt.min_upload_mbps, tt.skill, tt.minutes,
-                       COALESCE(tt.contractor_id, %(owner)s), NULL,
+                       tt.contractor_id, NULL,
                        tt.assignee_kind = %(contractor)s, %(pending)s, %(now)s, '{{}}', '', 0
                   FROM new_wo w JOIN {tt} tt ON tt.template_id = w.template_id
             ), new_history AS (

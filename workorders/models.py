@@ -235,11 +235,13 @@ class Task(TimeStampedModel):
     min_upload_mbps = models.PositiveIntegerField(null=True, blank=True)
     skill = models.CharField(max_length=40)
     minutes = models.PositiveSmallIntegerField(default=30)
-    organisation = models.ForeignKey(
+    contractor = models.ForeignKey(
         "accounts.Organisation",
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="field_tasks",
-        help_text="Who is responsible: the owner (own staff) or a contractor.",
+        help_text="The contractor organisation doing it; empty: the owner's own staff.",
     )
     crew = models.ForeignKey(
         Crew, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
@@ -273,7 +275,7 @@ class Task(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["crew", "status"], name="task_crew_status"),
-            models.Index(fields=["organisation", "status"], name="task_org_status"),
+            models.Index(fields=["contractor", "status"], name="task_contractor_status"),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from workorders.lifecycle import (
     WorkOrderStatus,
 )
 from workorders.models import Crew, RoutePlan, Task, WorkOrder
-from workorders.services import is_dispatcher, is_field_user
+from workorders.services import is_dispatcher, is_field_user, works_for_contractor
 
 STUCK_AFTER = timedelta(days=3)  # in progress without a change for this long
 
@@ -25,17 +25,19 @@ def tasks_visible_to(user) -> QuerySet[Task]:
     """The tasks a user may see: dispatchers all; technicians their organisation's (a
     contractor's technicians never see the owner's or another contractor's)."""
     tasks = Task.objects.select_related(
-        "work_order__address", "crew", "organisation", "work_order__template"
+        "work_order__address", "crew", "contractor", "work_order__template"
     )
     if is_dispatcher(user):
         return tasks
     if not is_field_user(user):
         return tasks.none()
-    tasks = tasks.filter(organisation=user.organisation)
-    if user.organisation.kind == OrganisationKind.CONTRACTOR:
-        return tasks
-    # the owner's technicians: their crews' tasks and those of no crew yet
-    return tasks.filter(Q(crew__members=user) | Q(crew__isnull=True)).distinct()
+    if works_for_contractor(user):
+        tasks = tasks.filter(contractor=user.organisation)
+    else:
+        tasks = tasks.filter(contractor__isnull=True)
+    # their crews' tasks and those given to no crew yet
+    mine = Exists(Crew.members.through.objects.filter(crew_id=OuterRef("crew_id"), user_id=user.pk))
+    return tasks.filter(Q(crew__isnull=True) | mine)
 
 
 def work_orders_visible_to(user) -> QuerySet[WorkOrder]:
@@ -69,7 +71,7 @@ def waiting_for_acceptance() -> QuerySet[Task]:
     """Contractor work the operator has to accept or send back, oldest first."""
     return (
         Task.objects.filter(status=TaskStatus.AWAITING_ACCEPTANCE)
-        .select_related("work_order__address", "organisation", "completed_by", "crew")
+        .select_related("work_order__address", "contractor", "completed_by", "crew")
         .order_by("completed_at", "pk")
     )
 
@@ -113,7 +115,11 @@ def crew_load(day: date | None = None) -> QuerySet[Crew]:
 def suggest_crews(task: Task, day: date | None = None) -> list[Crew]:
     """Crews that can take a task — of its organisation, with its skill — least loaded
     first (minutes planned that day, then all open minutes)."""
-    crews = crew_load(day).filter(organisation_id=task.organisation_id)
+    crews = crew_load(day)
+    if task.contractor_id is None:
+        crews = crews.filter(organisation__kind=OrganisationKind.OWNER)
+    else:
+        crews = crews.filter(organisation_id=task.contractor_id)
     if task.skill:
         crews = crews.filter(skills__contains=[task.skill])
     return sorted(crews, key=lambda c: (c.day_minutes, c.open_minutes, c.name))

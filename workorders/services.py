@@ -89,14 +89,36 @@ def is_field_user(user) -> bool:
     )
 
 
+def works_for_contractor(user) -> bool:
+    """The user is a contractor's technician (else: the owner's own staff)."""
+    org = user.organisation
+    return org is not None and org.kind == OrganisationKind.CONTRACTOR
+
+
 def may_work_on(user, task: Task) -> bool:
-    """A technician works on the tasks of their organisation (of their crew, once assigned
-    to one); dispatchers may act on any task."""
+    """A technician works on the tasks of their side — the owner's own staff on tasks of no
+    contractor, a contractor's technicians on that contractor's — and, once a task is given
+    to a crew, only that crew's members; dispatchers may act on any task."""
     if is_dispatcher(user):
         return True
-    if not is_field_user(user) or task.organisation_id != user.organisation.pk:
+    if not is_field_user(user):
+        return False
+    mine = (
+        task.contractor_id == user.organisation.pk
+        if works_for_contractor(user)
+        else task.contractor_id is None
+    )
+    if not mine:
         return False
     return task.crew_id is None or task.crew.members.filter(pk=user.pk).exists()
+
+
+def crew_fits(crew: Crew, task: Task) -> bool:
+    """A crew takes the tasks of its own side: a contractor's crew its contractor's tasks,
+    the owner's crews the own-staff tasks."""
+    if crew.organisation.kind == OrganisationKind.CONTRACTOR:
+        return task.contractor_id == crew.organisation_id
+    return task.contractor_id is None
 
 
 def _require_dispatcher(user) -> None:
@@ -218,7 +240,7 @@ def tasks_assign(*, tasks: list[Task], crew: Crew | None, actor: User | None) ->
     for task in locked:
         if task.status not in OPEN_TASK_STATUSES:
             raise InvalidTransition(f"task {task} is {task.get_status_display()}: not open")
-        if crew is not None and crew.organisation_id != task.organisation_id:
+        if crew is not None and not crew_fits(crew, task):
             raise DomainError(
                 f"{crew} belongs to another organisation than the one doing {task.name}",
                 field="crew",
@@ -241,7 +263,8 @@ def tasks_assign(*, tasks: list[Task], crew: Crew | None, actor: User | None) ->
 
 @transaction.atomic
 def task_transfer(*, task: Task, organisation, actor: User | None, reason: str = "") -> Task:
-    """Hand a task to another organisation (own staff or a contractor); its crew is cleared.
+    """Hand a task to another organisation (the owner's own staff or a contractor); its crew
+    is cleared.
     A contractor's work waits for acceptance; the owner's does not."""
     _require_dispatcher(actor)
     task, _ = _lock_task(task)
@@ -249,10 +272,11 @@ def task_transfer(*, task: Task, organisation, actor: User | None, reason: str =
         raise InvalidTransition(f"task {task} is {task.get_status_display()}: not open")
     if organisation.kind not in (OrganisationKind.OWNER, OrganisationKind.CONTRACTOR):
         raise DomainError(f"{organisation} does no field work", field="organisation")
-    task.organisation = organisation
+    contractor = organisation if organisation.kind == OrganisationKind.CONTRACTOR else None
+    task.contractor = contractor
     task.crew = None
-    task.needs_acceptance = organisation.kind == OrganisationKind.CONTRACTOR
-    task.save(update_fields=["organisation", "crew", "needs_acceptance", "updated_at"])
+    task.needs_acceptance = contractor is not None
+    task.save(update_fields=["contractor", "crew", "needs_acceptance", "updated_at"])
     TaskEvent.objects.create(
         task=task,
         kind="transferred",
@@ -502,7 +526,7 @@ def _advance(work_order: WorkOrder, actor: User | None) -> None:
 
 
 def _record_of(work_order: WorkOrder) -> dict[str, Any]:
-    tasks = work_order.tasks.select_related("organisation", "crew", "completed_by", "accepted_by")
+    tasks = work_order.tasks.select_related("contractor", "crew", "completed_by", "accepted_by")
     photos = {}
     for photo in TaskPhoto.objects.filter(task__work_order=work_order).order_by("pk"):
         photos.setdefault(photo.task_id, []).append(
@@ -516,7 +540,7 @@ def _record_of(work_order: WorkOrder) -> dict[str, Any]:
                 "position": t.position,
                 "name": t.name,
                 "category": t.category,
-                "organisation": t.organisation.name,
+                "done_by": t.contractor.name if t.contractor else "own staff",
                 "crew": t.crew.name if t.crew else None,
                 "completed_by": t.completed_by.username if t.completed_by else None,
                 "completed_at": t.completed_at.isoformat() if t.completed_at else None,

@@ -44,8 +44,8 @@ def test_contractor_tasks_wait_for_acceptance_and_belong_to_the_contractor(field
     area_deploy(area=field_town.area)
 
     drop, ont, _signoff = Task.objects.order_by("position")
-    assert (drop.organisation, drop.needs_acceptance) == (field_town.contractor, True)
-    assert (ont.organisation, ont.needs_acceptance) == (field_town.owner, False)
+    assert (drop.contractor, drop.needs_acceptance) == (field_town.contractor, True)
+    assert (ont.contractor, ont.needs_acceptance) == (None, False)
     assert str(ont.light_min_dbm) == "-27.00"
 
 
@@ -113,9 +113,11 @@ def test_the_template_rule_prefers_area_then_premises_then_priority(field_town):
 
 
 def test_deploying_is_refused_when_no_template_fits_an_ordered_address(field_town):
+    from workorders.creation import standard_template
     from workorders.models import WorkTemplate
 
-    WorkTemplate.objects.filter(code="generic").update(is_active=False)
+    standard_template()
+    WorkTemplate.objects.exclude(code="sfu").update(is_active=False)
     field_town.order(field_town.home(0))
     shop = field_town.home(1, premises_type=PremisesType.BUSINESS)
     field_town.order(shop)
