@@ -145,6 +145,8 @@
           item.state = "attention";
           item.error = result.detail;
           await queue.put(item);
+          const form = document.querySelector(`form[data-field-form][action="${new URL(item.url).pathname}"]`);
+          if (form && item.kind !== "photo") showError(form, result.data);
         } else if (result.outcome === "signed_out") {
           state = "Sign in again to send them.";
           break;

@@ -165,3 +165,49 @@ def test_a_technician_completes_tasks_online_and_offline_on_a_phone(phone, field
     assert TaskEvent.objects.filter(task=signoff, kind="done").count() == 1
     assert page.js_errors == []
     assert page.outside_requests == []
+
+
+def test_a_queued_submission_the_server_refuses_needs_attention_and_is_not_resent(
+    phone,
+    field_town,  # noqa: F811
+):
+    home = field_town.home(0)
+    field_town.order(home)
+    area_deploy(area=field_town.area)
+    job = home.work_orders.get()
+    work_order_schedule(
+        work_order=job, day=timezone.localdate(), actor=field_town.users["dispatcher"]
+    )
+    ont = job.tasks.get(position=2)
+    page = phone
+    page.goto(f"/field/tasks/{ont.pk}/")
+    page.fill("#id_username", "tech")
+    page.fill("#id_password", "x-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/field/tasks/{ont.pk}/")
+
+    # offline, a reading out of range cannot be checked: it waits on the phone
+    page.context.set_offline(True)
+    page.fill("[name=light_level_dbm]", "-35")
+    page.fill("[name=ont_serial]", "ALCL00000001")
+    page.click("[data-complete]")
+    page.wait_for_selector("[data-form-message].queued")
+
+    # back online the server refuses it: shown as needing attention, no longer queued
+    page.context.set_offline(False)
+    page.wait_for_selector("[data-attention-list] li")
+    assert "outside the accepted range" in page.text_content("[data-attention-list] li")
+    assert page.text_content("[data-queue-bar] [data-queue-count]") == "0"
+    page.reload()
+    page.wait_for_selector("[data-attention-list] li")
+    assert page.locator("[data-attention-list] li").count() == 1
+    ont.refresh_from_db()
+    assert ont.status == TaskStatus.PENDING
+    assert not Submission.objects.exists()
+    assert not TaskEvent.objects.filter(task=ont).exclude(kind="assigned").exists()
+
+    # discarding it clears the bar
+    page.click("[data-attention-list] button")
+    page.wait_for_selector("[data-queue-bar]", state="hidden")
+    assert page.js_errors == []
+    assert page.outside_requests == []
