@@ -22,6 +22,7 @@ urlpatterns = [
     path("queries/", include("common.query_urls")),
     # customers' door: find an address, its answer and offers, sign up, book
     path("lookup/", include("wholesale.lookup.urls")),
+    path("field/", include("workorders.portal.urls", namespace="field")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),

@@ -59,6 +59,7 @@ from workorders.models import (
 
 DISPATCH_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.DISPATCHER})
 DEFAULT_SPEED_PROFILE = ("default", 0, 0)
+SIGNATURE_MAX_CHARS = 100_000  # a data URL of a signature pad's picture
 
 
 # --- who may do what -------------------------------------------------------------------------
@@ -352,7 +353,12 @@ def validate_evidence(task: Task, data: dict[str, Any]) -> dict[str, Any]:
         result["signed_by"] = name[:200]
         signature = str(data.get("signature") or "")
         if signature:
-            result["signature"] = signature[:20000]
+            # a cut data URL is no picture at all: refuse rather than keep a broken one
+            if len(signature) > SIGNATURE_MAX_CHARS or not signature.startswith("data:image/"):
+                raise DomainError(
+                    "the signature could not be kept: clear it and sign again", field="signature"
+                )
+            result["signature"] = signature
     notes = str(data.get("notes") or "").strip()
     if Evidence.NOTES in need and not notes:
         raise DomainError("add a note on what was done", field="notes")
