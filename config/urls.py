@@ -22,6 +22,8 @@ urlpatterns = [
     path("queries/", include("common.query_urls")),
     # customers' door: find an address, its answer and offers, sign up, book
     path("lookup/", include("wholesale.lookup.urls")),
+    # dispatchers' door (stays before the technicians' "field/" door)
+    path("field/ops/", include("workorders.ops.urls")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),
