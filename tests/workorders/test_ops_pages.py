@@ -387,3 +387,25 @@ def test_the_bookings_page_moves_an_appointment_and_its_work_order(
     job = home.work_orders.get()
     assert job.scheduled_for == later
     assert Booking.objects.get(order=order, status=BookingStatus.BOOKED).slot == target
+
+
+def test_the_bookings_page_makes_the_same_queries_for_few_or_many(
+    field_town, dispatcher_client, day
+):
+    homes = [field_town.home(n) for n in range(4)]
+    orders = [field_town.order(home) for home in homes]
+    area_deploy(area=field_town.area)
+    _slot(field_town.area, day + timedelta(days=1), 9, capacity=5)
+    query = {"day": day.isoformat()}
+    booking_create(order=orders[0], slot=_slot(field_town.area, day, 8))
+    with CaptureQueriesContext(connection) as few:
+        assert dispatcher_client.get(reverse("ops:bookings"), query).status_code == 200
+
+    for hour, order in enumerate(orders[1:], start=9):
+        booking_create(order=order, slot=_slot(field_town.area, day, hour))
+    with CaptureQueriesContext(connection) as many:
+        response = dispatcher_client.get(reverse("ops:bookings"), query)
+
+    assert len(response.context["bookings"]) == 4
+    assert all(booking.work_order is not None for booking in response.context["bookings"])
+    assert len(many) == len(few)
