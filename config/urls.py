@@ -22,6 +22,9 @@ urlpatterns = [
     path("queries/", include("common.query_urls")),
     # customers' door: find an address, its answer and offers, sign up, book
     path("lookup/", include("wholesale.lookup.urls")),
+    # dispatchers' door (stays before the technicians' "field/" door)
+    path("field/ops/", include("workorders.ops.urls")),
+    # technicians' door
     path("field/", include("workorders.portal.urls", namespace="field")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
