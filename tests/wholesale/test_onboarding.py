@@ -133,7 +133,10 @@ def test_a_draft_isp_is_not_offered_in_the_marketplace(town, draft):
 
     answer = serviceability_for_address(address.pk)
 
-    assert [offering["isp"]["name"] for offering in answer.offerings] == ["Spree Net", "Kiez Online"]
+    assert [offering["isp"]["name"] for offering in answer.offerings] == [
+        "Spree Net",
+        "Kiez Online",
+    ]
     assert not _offered(address, draft)
 
 
