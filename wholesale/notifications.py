@@ -37,7 +37,7 @@ from wholesale.events import (
 )
 from wholesale.lifecycle import NotificationKind, WebhookStatus
 from wholesale.models import IspNotification, IspProfile, WebhookAttempt, WebhookDelivery
-from wholesale.onboarding import webhook_url_refusal
+from wholesale.onboarding import UrlRefusal, webhook_url_problem
 
 SIGNATURE_HEADER = "X-Oanm-Signature"
 EVENT_HEADER = "X-Oanm-Event"
@@ -232,9 +232,15 @@ def webhook_send(*, delivery_id: int, replay: bool = False) -> WebhookAttempt | 
     profile = delivery.isp.isp_profile
     started = time.monotonic()
     url = profile.webhook_url
-    refusal = "the ISP has no webhook URL" if not url else webhook_url_refusal(url)
-    if refusal:
-        attempt = _record(delivery, url=url or "-", replay=replay, started=started, error=refusal)
+    refusal = UrlRefusal("the ISP has no webhook URL") if not url else webhook_url_problem(url)
+    if refusal is not None and refusal.transient:  # DNS may answer next time
+        _record(delivery, url=url, replay=replay, started=started, error=refusal.reason)
+        _finish(delivery, _failed_status())
+        raise RetryLater(f"webhook to {url} refused for now: {refusal.reason}")
+    if refusal is not None:
+        attempt = _record(
+            delivery, url=url or "-", replay=replay, started=started, error=refusal.reason
+        )
         _finish(delivery, WebhookStatus.DEAD)
         return attempt
     body = webhook_body(delivery.notification)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -187,6 +188,34 @@ def _new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+@dataclass(frozen=True)
+class UrlRefusal:
+    """Why oanm will not POST to a URL; `transient` when it may pass later (its host could
+    not be resolved just now), so a delivery is retried rather than given up on."""
+
+    reason: str
+    transient: bool = False
+
+
+def webhook_url_problem(url: str) -> UrlRefusal | None:
+    """`webhook_url_refusal`, saying also whether the refusal may pass by itself."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return UrlRefusal("a webhook URL is an http(s) address")
+    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return None
+    if parts.scheme != "https":
+        return UrlRefusal("a webhook URL must use https")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError):
+        return UrlRefusal(f"the host {parts.hostname} cannot be resolved", transient=True)
+    for info in infos:
+        if not _is_public(ipaddress.ip_address(info[4][0])):
+            return UrlRefusal(f"the host {parts.hostname} is on a private network")
+    return None
+
+
 def webhook_url_refusal(url: str) -> str | None:
     """Why oanm will not POST to this URL, or None when it may.
 
@@ -194,21 +223,8 @@ def webhook_url_refusal(url: str) -> str | None:
     WEBHOOK_ALLOW_PRIVATE_URLS is on (development and tests, whose receivers run on
     127.0.0.1): an ISP must not make oanm call into the owner's own network.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "a webhook URL is an http(s) address"
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return None
-    if parts.scheme != "https":
-        return "a webhook URL must use https"
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return f"the host {parts.hostname} cannot be resolved"
-    for info in infos:
-        if not _is_public(ipaddress.ip_address(info[4][0])):
-            return f"the host {parts.hostname} is on a private network"
-    return None
+    problem = webhook_url_problem(url)
+    return problem.reason if problem else None
 
 
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

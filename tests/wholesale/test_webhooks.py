@@ -664,6 +664,26 @@ def test_a_private_url_is_refused_at_delivery_when_private_urls_are_off(
 
 
 @committed
+def test_a_host_that_cannot_be_resolved_at_delivery_is_retried_not_given_up(
+    town, webhook_receiver, settings
+):
+    # given an endpoint set while private URLs were allowed, whose name does not resolve
+    # when the guard is on at sending time (DNS may fail for a moment)
+    isp = town.isps[0]
+    isp_webhook_set(isp=isp, url="https://oanm-hooks.invalid/hooks")
+    order = _ready_order(town)
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    assert outbox_drain() == DrainReport(failed=1)
+
+    delivery = _delivery(order)
+    assert delivery.status == WebhookStatus.FAILED
+    assert _log(delivery) == [(None, "", "the host oanm-hooks.invalid cannot be resolved", False)]
+    message = OutboxMessage.objects.get(handler=DELIVER)
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+
+
+@committed
 def test_after_a_secret_rotation_deliveries_are_signed_with_the_new_secret(
     town, hooked, webhook_receiver
 ):
