@@ -89,12 +89,12 @@ def notify_order_change(event: Event) -> None:
     if to == OrderStatus.READY_FOR_ACTIVATION:
         kind, topic = NotificationKind.READY_FOR_ACTIVATION, "order.ready_for_activation"
         message = f"{order.address.label}: ready for activation ({order.reference})"
-    elif payload["from_status"] == OrderStatus.RECEIVED:
-        kind, topic = NotificationKind.ORDER_CHANGED, "order.created"
-        message = f"New order {order.reference} at {order.address.label}"
     elif to == OrderStatus.CANCELLED:
         kind, topic = NotificationKind.ORDER_CHANGED, "order.cancelled"
         message = f"Order {order.reference} was cancelled"
+    elif payload["from_status"] == OrderStatus.RECEIVED:
+        kind, topic = NotificationKind.ORDER_CHANGED, "order.created"
+        message = f"New order {order.reference} at {order.address.label}"
     else:
         kind, topic = NotificationKind.ORDER_CHANGED, "order.status_changed"
         message = f"Order {order.reference} is {order.get_status_display()}"
