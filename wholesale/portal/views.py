@@ -65,6 +65,11 @@ PAGE_SIZE = 50
 DASHBOARD_READY = 10  # ready orders listed on the dashboard (the rest: the order list)
 DASHBOARD_NOTIFICATIONS = 8
 CHART_WEEKS = 12
+# the chart's geometry in SVG units (viewBox 720 × 150): a 60-wide slot a week, bars up to
+# 100 high standing on the baseline at 120, the week's date under it
+CHART_STEP = 60
+CHART_HEIGHT = 100
+CHART_BASELINE = 120
 LOOKUP_MATCHES = 10
 MAINTENANCE_SHOWN = 20
 REVEAL_KEY = "isp_portal_reveal"  # a new secret or token key, shown once after its POST
@@ -201,15 +206,15 @@ def _activations_per_week(user, weeks: int = CHART_WEEKS) -> list[dict]:
     for index in range(weeks):
         monday = first + timedelta(weeks=index)
         count = counted.get(monday, 0)
-        height = round(count / highest * 100) if highest else 0
+        height = round(count / highest * CHART_HEIGHT) if highest else 0
         bars.append(
             {
                 "week": monday,
                 "count": count,
-                "x": index * 30 + 4,
+                "x": index * CHART_STEP + 8,
                 "height": height,
-                "y": 110 - height,
-                "label_x": index * 30 + 15,
+                "y": CHART_BASELINE - height,
+                "label_x": index * CHART_STEP + 30,
             }
         )
     return bars
