@@ -641,3 +641,13 @@ def test_list_pages_do_not_query_per_row(
         client.get(url)
     assert few <= 8
     assert Order.objects.filter(isp=town.isps[0]).count() == 8
+
+
+def test_the_owners_staff_read_an_isps_settings_without_its_secret(client, planner, spree):
+    profile = isp_webhook_set(isp=spree, url=WEBHOOK_URL)
+    client.force_login(planner)
+    page = _text(client.get(reverse("isp:settings"), {"isp": spree.pk}))
+    assert WEBHOOK_URL in page
+    assert profile.webhook_secret[:10] not in page
+    assert 'data-form="webhook"' not in page
+    assert 'data-form="token"' not in page
