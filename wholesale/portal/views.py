@@ -178,7 +178,9 @@ def _list_context(request, form, page: Page, query: str, **extra) -> dict:
         "form": form,
         "page": page,
         "page_query": query,
-        "is_filtered": any(value not in ("", None) for value in request.GET.dict().values()),
+        "is_filtered": any(
+            value not in ("", None) for key, value in request.GET.items() if key != "page"
+        ),
         "staff": _is_staff(request),
         **extra,
     }
