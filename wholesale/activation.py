@@ -15,6 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation, User
+from areas.models import Signup
+from areas.services import signup_withdraw
 from common.errors import Conflict, DomainError, InvalidTransition
 from common.events import publish
 from gis_core.lifecycle import AddressStatus
@@ -128,6 +130,15 @@ def _end(service: Service, *, at: datetime, kind: str, actor: User | None, reaso
     return service
 
 
+def _order_terminate(order: Order, *, actor: User | None, reason: str) -> Order:
+    """The order of a service that ended terminates, and its signup leaves the demand book
+    (a terminated order is no longer demand, as a cancelled one is not)."""
+    order = order_transition(order=order, to=OrderStatus.TERMINATED, actor=actor, reason=reason)
+    if Signup.objects.filter(order_key=order.demand_key, withdrawn_at=None).exists():
+        signup_withdraw(order_key=order.demand_key, actor=actor)
+    return order
+
+
 @transaction.atomic
 def service_activate(
     *,
@@ -219,11 +230,8 @@ def service_activate(
             actor=actor,
             reason="the customer moved to another ISP",
         )
-        current.order = order_transition(
-            order=current.order,
-            to=OrderStatus.TERMINATED,
-            actor=actor,
-            reason="the customer moved to another ISP",
+        current.order = _order_terminate(
+            current.order, actor=actor, reason="the customer moved to another ISP"
         )
         _event(SERVICE_DEACTIVATED, current, at, switched=True, reason="switched")
 
@@ -309,9 +317,7 @@ def service_deactivate(
     address = Address.objects.select_for_update().get(pk=service.address_id)
     at = _instant(at, not_before=service.activated_at, what="a deactivation")
     service = _end(service, at=at, kind=ServiceChangeKind.DEACTIVATED, actor=actor, reason=reason)
-    service.order = order_transition(
-        order=service.order, to=OrderStatus.TERMINATED, actor=actor, reason=reason or "deactivated"
-    )
+    service.order = _order_terminate(service.order, actor=actor, reason=reason or "deactivated")
     still_live = Service.objects.filter(address=address, status=ServiceStatus.ACTIVE).exists()
     if not still_live and address.status == AddressStatus.ACTIVATED:
         address_deactivate(
