@@ -19,6 +19,7 @@ ROW_MODULES = [
     "bench.lookup_search",
     "bench.lookup_service",
     "bench.baselines",
+    "bench.wholesale",
 ]
 
 

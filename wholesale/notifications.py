@@ -58,9 +58,13 @@ def isp_notify(
     address_id: int | None = None,
     order_id: int | None = None,
     service_id: int | None = None,
+    has_endpoint: bool | None = None,
 ) -> IspNotification:
     """Tell an ISP something (inside the caller's transaction): a portal notification, and a
-    webhook delivery queued through the outbox when the ISP has an endpoint."""
+    webhook delivery queued through the outbox when the ISP has an endpoint.
+
+    `has_endpoint` may be given by a caller that has the ISP's profile at hand already
+    (it saves a query); None looks it up."""
     notification = IspNotification.objects.create(
         isp_id=isp_id,
         kind=kind,
@@ -71,9 +75,10 @@ def isp_notify(
         service_id=service_id,
         data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
     )
-    has_endpoint = (
-        IspProfile.objects.filter(organisation_id=isp_id).exclude(webhook_url="").exists()
-    )
+    if has_endpoint is None:
+        has_endpoint = (
+            IspProfile.objects.filter(organisation_id=isp_id).exclude(webhook_url="").exists()
+        )
     if has_endpoint:
         WebhookDelivery.objects.create(notification=notification, isp_id=isp_id)
         publish(
