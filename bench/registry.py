@@ -20,6 +20,7 @@ ROW_MODULES = [
     "bench.lookup_service",
     "bench.field",
     "bench.baselines",
+    "bench.wholesale",
 ]
 
 

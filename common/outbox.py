@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,10 @@ from common.events import Event, handler_named
 from common.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
+
+
+# The attempt number of the message whose handler is running (set only around the handler).
+_current_attempt: ContextVar[int | None] = ContextVar("outbox_current_attempt", default=None)
 
 
 class RetryLater(Exception):
@@ -33,6 +38,15 @@ class DrainReport:
     @property
     def handled(self) -> int:
         return self.delivered + self.failed + self.dead
+
+
+def outbox_attempt_is_last() -> bool | None:
+    """Inside an outbox handler: whether a failure now makes the message dead (this is its
+    last allowed attempt), so a handler can say so in its own log. None outside a handler."""
+    attempt = _current_attempt.get()
+    if attempt is None:
+        return None
+    return attempt >= settings.OUTBOX_MAX_ATTEMPTS
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -88,6 +102,7 @@ def outbox_deliver_one() -> OutboxMessage | None:
             payload=message.event.payload,
             occurred_at=message.event.occurred_at,
         )
+        attempt = _current_attempt.set(message.attempts)
         try:
             with transaction.atomic():
                 try:
@@ -112,6 +127,8 @@ def outbox_deliver_one() -> OutboxMessage | None:
             message.status = OutboxStatus.DELIVERED
             message.delivered_at = timezone.now()
             message.last_error = ""
+        finally:
+            _current_attempt.reset(attempt)
         message.save(
             update_fields=["status", "attempts", "next_attempt_at", "last_error", "delivered_at"]
         )

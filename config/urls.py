@@ -1,19 +1,18 @@
 """oanm's URL map: each door of ARCHITECTURE.md mounts here."""
 
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common.views import health
+from wholesale.portal import views as portal_views
 
 admin.site.site_header = "oanm administration"
 admin.site.site_title = "oanm"
 admin.site.index_title = "Open-access network manager"
 
 urlpatterns = [
-    path("", login_required(RedirectView.as_view(pattern_name="areas:map")), name="home"),
+    path("", portal_views.home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
@@ -26,6 +25,8 @@ urlpatterns = [
     path("field/ops/", include("workorders.ops.urls")),
     # technicians' door
     path("field/", include("workorders.portal.urls", namespace="field")),
+    # ISPs' door: their own orders, services, customers, webhooks; the shared network data
+    path("isp/", include("wholesale.portal.urls", namespace="isp")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),

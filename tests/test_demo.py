@@ -2,6 +2,7 @@
 changes nothing."""
 
 import io
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,8 +19,23 @@ from common.models import DomainEvent, OutboxMessage
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, AddressStatusChange
 from tests.areas.recount import DAILY_FIELDS, assert_figures_true, recount_day, stored_day
-from wholesale.lifecycle import LIVE_ORDER_STATUSES, OrderStatus
-from wholesale.models import Order, OrderStatusChange
+from wholesale.lifecycle import (
+    LIVE_ORDER_STATUSES,
+    IspStatus,
+    NotificationKind,
+    OrderStatus,
+    ServiceChangeKind,
+    ServiceStatus,
+)
+from wholesale.models import (
+    IspNotification,
+    MaintenanceWindow,
+    Order,
+    OrderStatusChange,
+    Service,
+    ServiceChange,
+)
+from wholesale.selectors import maintenance_upcoming
 
 P = AreaPhase
 # code → phase, homes, orders, addresses with an order, interests, take rate, target, progress,
@@ -30,10 +46,16 @@ STORY = {
     "13351": (P.PLANNING, 959, 0, 0, 48, "0.0000", "0.4000", "0.0000", False),
     "13353": (P.IN_DEPLOYMENT, 651, 298, 293, 114, "0.4501", "0.4000", "1.1253", False),
     "13403": (P.PLANNING, 33, 0, 0, 5, "0.0000", "0.4500", "0.0000", False),
-    "13405": (P.LIVE, 204, 115, 112, 40, "0.5490", "0.3000", "1.8300", False),
+    "13405": (P.LIVE, 204, 114, 111, 40, "0.5441", "0.3000", "1.8137", False),
     "13407": (P.DEMAND_AGGREGATION, 101, 57, 55, 39, "0.5446", "0.5000", "1.0892", False),
     "13627": (P.PLANNING, 133, 0, 0, 12, "0.0000", "0.4000", "0.0000", False),
 }
+
+# In 13405, homes activated by their ISP, and ISP orders at connected homes waiting for it;
+# orders ready for activation in all (those, and later orders at activated homes).
+ACTIVATED = 60
+WAITING = 46
+READY = 54
 
 
 def _load() -> str:
@@ -55,6 +77,10 @@ def _counts() -> dict[str, int]:
         Order,
         OrderStatusChange,
         AreaDailyFigures,
+        Service,
+        ServiceChange,
+        IspNotification,
+        MaintenanceWindow,
         DomainEvent,
         OutboxMessage,
     ]
@@ -75,6 +101,11 @@ def _state() -> tuple:
             )
         ),
         list(AreaDailyFigures.objects.order_by("area", "day").values_list("area", *DAILY_FIELDS)),
+        list(
+            Service.objects.order_by("pk").values_list(
+                "pk", "order", "isp", "address", "product", "ont_serial", "status", "previous"
+            )
+        ),
     )
 
 
@@ -124,7 +155,9 @@ def test_the_demand_book_and_the_orders_agree(demo_town):
     )
     cancelled = Order.objects.filter(status=OrderStatus.CANCELLED)
     assert cancelled.count() == 14
-    assert Signup.objects.exclude(withdrawn_at=None).count() == 14
+    # three moved to another ISP, one ended its service: their orders left the book too
+    assert Order.objects.filter(status=OrderStatus.TERMINATED).count() == 4
+    assert Signup.objects.exclude(withdrawn_at=None).count() == 18
     assert Order.objects.filter(isp=None).count() == 28
     assert Interest.objects.exclude(withdrawn_at=None).count() == 11
 
@@ -145,9 +178,16 @@ def test_the_addresses_on_the_map_show_how_far_each_area_is_built(demo_town):
     unordered = Address.objects.exclude(
         pk__in=Order.objects.filter(status__in=LIVE_ORDER_STATUSES).values("address")
     )
-    assert set(unordered.values_list("status", flat=True)) == {AddressStatus.PLANNED}
-    # ISPs' later orders at built homes are ready for activation at once
-    assert Order.objects.filter(status=OrderStatus.READY_FOR_ACTIVATION).count() == 3
+    # the one home whose customer moved out is still connected, with no order left
+    assert set(unordered.values_list("status", flat=True)) == {
+        AddressStatus.PLANNED,
+        AddressStatus.CONNECTED,
+    }
+    moved_out = unordered.get(status=AddressStatus.CONNECTED)
+    assert list(moved_out.services.values_list("status", flat=True)) == [ServiceStatus.ENDED]
+    # the orders at connected homes not yet activated, and the later orders of other ISPs at
+    # activated homes, wait for their ISP's activation
+    assert Order.objects.filter(status=OrderStatus.READY_FOR_ACTIVATION).count() == READY
 
 
 def test_the_isps_have_a_login_each(demo_town):
@@ -244,3 +284,88 @@ def test_the_marketplace_answers_with_offerings_connection_cost_and_windows(demo
     gathering = serviceability_for_address(Address.objects.filter(area__code="13349").first().pk)
     assert gathering.state == "gathering_interest"
     assert "Panke Glasfaser" not in {offer["isp"]["name"] for offer in gathering.offerings}
+
+
+def test_every_activated_home_has_an_active_service_of_an_isp_with_an_order_there(demo_town):
+    activated = Address.objects.filter(status=AddressStatus.ACTIVATED)
+    assert activated.count() == ACTIVATED
+    for address in activated:
+        service = Service.objects.select_related("order").get(
+            address=address, status=ServiceStatus.ACTIVE
+        )
+        assert service.order.address_id == address.pk
+        assert service.order.isp_id == service.isp_id is not None
+        assert service.order.status == OrderStatus.ACTIVE
+        assert service.ont_serial.startswith("ZTEG") and len(service.ont_serial) == 12
+        assert service.c_vlan is not None and service.s_vlan in (1010, 1020, 1030)
+    live = Service.objects.filter(status=ServiceStatus.ACTIVE)
+    assert set(live.values_list("address__status", flat=True)) == {AddressStatus.ACTIVATED}
+    # connection-only orders are never activated
+    assert not Service.objects.filter(order__isp=None).exists()
+
+
+def test_connected_homes_waiting_for_their_isp_have_ready_orders_and_the_isp_was_told(demo_town):
+    waiting = Order.objects.filter(
+        address__status=AddressStatus.CONNECTED, status__in=LIVE_ORDER_STATUSES
+    ).exclude(isp=None)
+    assert waiting.count() == WAITING
+    for order in waiting:
+        assert order.status == OrderStatus.READY_FOR_ACTIVATION
+        told = IspNotification.objects.filter(
+            isp=order.isp, order=order, kind=NotificationKind.READY_FOR_ACTIVATION
+        )
+        assert told.count() == 1
+        assert told.get().address_id == order.address_id
+
+
+def test_the_services_history_is_consistent(demo_town):
+    kinds = Counter(ServiceChange.objects.values_list("kind", flat=True))
+    assert kinds == {
+        ServiceChangeKind.ACTIVATED: ACTIVATED + 1,  # and the one whose customer moved out
+        ServiceChangeKind.SWITCHED_AWAY: 3,
+        ServiceChangeKind.SWITCHED_IN: 3,
+        ServiceChangeKind.PROFILE_CHANGED: 1,
+        ServiceChangeKind.DEACTIVATED: 1,
+    }
+    for service in Service.objects.select_related("order", "product", "previous"):
+        history = list(service.history.order_by("at", "pk"))
+        assert history[0].kind == (
+            ServiceChangeKind.SWITCHED_IN if service.previous else ServiceChangeKind.ACTIVATED
+        )
+        assert history[0].at == service.activated_at
+        assert [change.at for change in history] == sorted(change.at for change in history)
+        assert history[-1].to_product_id in (service.product_id, None)
+        assert service.wholesale_monthly_fee == service.product.monthly_fee
+        if service.status == ServiceStatus.ACTIVE:
+            assert service.ended_at is None
+            assert service.order.status == OrderStatus.ACTIVE
+        else:
+            assert history[-1].kind in (
+                ServiceChangeKind.SWITCHED_AWAY,
+                ServiceChangeKind.DEACTIVATED,
+            )
+            assert history[-1].at == service.ended_at
+            assert service.order.status == OrderStatus.TERMINATED
+        if service.previous is not None:  # a switch: one continuous line, same ONT, no gap
+            assert service.previous.ended_at == service.activated_at
+            assert service.previous.isp_id != service.isp_id
+            assert (service.previous.address_id, service.previous.unit) == (
+                service.address_id,
+                service.unit,
+            )
+            assert service.previous.ont_serial == service.ont_serial
+    upgraded = ServiceChange.objects.get(kind=ServiceChangeKind.PROFILE_CHANGED)
+    assert upgraded.to_product.download_mbps > upgraded.from_product.download_mbps
+
+
+def test_the_isps_trade_have_their_contacts_notifications_and_see_the_maintenance(demo_town):
+    for isp in Organisation.objects.filter(kind=OrganisationKind.ISP):
+        profile = isp.isp_profile
+        assert profile.status == IspStatus.ACTIVE
+        assert profile.contact_name and profile.contact_email and profile.support_email
+        assert profile.website.startswith("https://")
+        kinds = set(IspNotification.objects.filter(isp=isp).values_list("kind", flat=True))
+        assert {NotificationKind.READY_FOR_ACTIVATION, NotificationKind.SERVICE_CHANGED} <= kinds
+    upcoming = list(maintenance_upcoming())
+    assert [window.area.code if window.area else None for window in upcoming] == ["13353", None]
+    assert all(window.starts_at > timezone.now() for window in upcoming)

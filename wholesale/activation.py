@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
-from accounts.models import Organisation, User
+from accounts.models import User
+from areas.models import Signup
+from areas.services import signup_withdraw
 from common.errors import Conflict, DomainError, InvalidTransition
 from common.events import publish
 from gis_core.lifecycle import AddressStatus
@@ -128,6 +131,15 @@ def _end(service: Service, *, at: datetime, kind: str, actor: User | None, reaso
     return service
 
 
+def _order_terminate(order: Order, *, actor: User | None, reason: str) -> Order:
+    """The order of a service that ended terminates, and its signup leaves the demand book
+    (a terminated order is no longer demand, as a cancelled one is not)."""
+    order = order_transition(order=order, to=OrderStatus.TERMINATED, actor=actor, reason=reason)
+    if Signup.objects.filter(order_key=order.demand_key, withdrawn_at=None).exists():
+        signup_withdraw(order_key=order.demand_key, actor=actor)
+    return order
+
+
 @transaction.atomic
 def service_activate(
     *,
@@ -148,7 +160,9 @@ def service_activate(
     starts at the same instant, with no physical work, as one continuous history.
     """
     order = (
-        Order.objects.select_for_update(of=("self",)).select_related("offering").get(pk=order.pk)
+        Order.objects.select_for_update(of=("self",))
+        .select_related("offering__product", "isp")
+        .get(pk=order.pk)
     )
     if order.isp_id is None:
         raise DomainError(
@@ -170,10 +184,11 @@ def service_activate(
         raise InvalidTransition(
             f"order {order.reference} is {order.get_status_display()}: it cannot be activated"
         )
-    isp = Organisation.objects.get(pk=order.isp_id)
+    isp = order.isp
     if not isp_is_trading(isp):
         raise DomainError(f"{isp} is not an active ISP", code="isp_inactive")
-    address = Address.objects.select_for_update().get(pk=order.address_id)
+    # only what is checked here: the address's own transition reloads the rest
+    address = Address.objects.select_for_update().only("pk", "status").get(pk=order.address_id)
     if address.status not in ACTIVATABLE:
         raise InvalidTransition(
             f"the address is {address.get_status_display()}: a service is activated only on a"
@@ -190,23 +205,23 @@ def service_activate(
     if parameters is not None and not isinstance(parameters, dict):
         raise DomainError("parameters must be an object of settings", field="parameters")
 
-    current = (
+    # One look for both: the live service on this line (locked: a switch ends it) and any
+    # live service on this ONT elsewhere.
+    line = Q(address=address, unit__iexact=order.unit)
+    live = list(
         Service.objects.select_for_update()
-        .filter(address=address, unit__iexact=order.unit, status=ServiceStatus.ACTIVE)
-        .first()
+        .filter(line | Q(ont_serial=serial), status=ServiceStatus.ACTIVE)
+        .annotate(on_line=ExpressionWrapper(line, output_field=BooleanField()))
+        .order_by("pk")
     )
+    current = next((service for service in live if service.on_line), None)
     if current is not None and current.isp_id == order.isp_id:
         raise Conflict(
             f"this line already carries your service {current.reference}; change its profile"
             " or deactivate it first",
             code="line_in_use",
         )
-    ont_taken = (
-        Service.objects.filter(ont_serial=serial, status=ServiceStatus.ACTIVE)
-        .exclude(pk=current.pk if current else None)
-        .exists()
-    )
-    if ont_taken:
+    if any(service.ont_serial == serial and not service.on_line for service in live):
         raise Conflict(
             f"the ONT {serial} serves another line", code="ont_in_use", field="ont_serial"
         )
@@ -219,11 +234,8 @@ def service_activate(
             actor=actor,
             reason="the customer moved to another ISP",
         )
-        current.order = order_transition(
-            order=current.order,
-            to=OrderStatus.TERMINATED,
-            actor=actor,
-            reason="the customer moved to another ISP",
+        current.order = _order_terminate(
+            current.order, actor=actor, reason="the customer moved to another ISP"
         )
         _event(SERVICE_DEACTIVATED, current, at, switched=True, reason="switched")
 
@@ -309,9 +321,7 @@ def service_deactivate(
     address = Address.objects.select_for_update().get(pk=service.address_id)
     at = _instant(at, not_before=service.activated_at, what="a deactivation")
     service = _end(service, at=at, kind=ServiceChangeKind.DEACTIVATED, actor=actor, reason=reason)
-    service.order = order_transition(
-        order=service.order, to=OrderStatus.TERMINATED, actor=actor, reason=reason or "deactivated"
-    )
+    service.order = _order_terminate(service.order, actor=actor, reason=reason or "deactivated")
     still_live = Service.objects.filter(address=address, status=ServiceStatus.ACTIVE).exists()
     if not still_live and address.status == AddressStatus.ACTIVATED:
         address_deactivate(

@@ -1,7 +1,10 @@
 """Demo scenario: three ISPs, and the orders that tell each area's story.
 
 - 13405 (live) and 13353 (in deployment) signed up well above their targets; in 13353 every
-  address with an order is being built, in 13405 they are connected and most activated;
+  address with an order is being built, in 13405 they are connected and most activated: each
+  activation is the ISP's (`service_activate` on its order, with the home's ONT and the
+  ISP's VLANs); then three homes moved to another ISP, one upgraded, one ended its service;
+  the ISPs were told of every step (their notifications);
 - 13347 is just below its target and opted in to deploy at the target: two more signups
   and it moves into deployment on its own;
 - 13349 is far below its target as a whole, but its northern third is above it (a case
@@ -9,12 +12,15 @@
 - 13407 is above its target but not opted in: flagged ready to build, waiting for a planner;
 - the planning areas have interest (areas.demo) and no orders.
 
+The ISPs have their contacts, and two maintenance windows are coming up.
+
 Orders are spread over the last `HISTORY_DAYS` days, a few are cancelled (today), a few are
 connection-only, a few addresses order twice; the daily series is then rebuilt from the
 demand book's dates. Everything goes through the services and is picked by hashes of the
 addresses' OSM ids, so the scenario is the same on every run and a second run changes nothing.
 """
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -35,9 +41,26 @@ from areas.services import area_update
 from common.demo import DemoContext, demo_step
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
-from gis_core.services import address_activate, address_connect, address_start_deployment
-from wholesale.lifecycle import LIVE_ORDER_STATUSES, InvoicingStage
-from wholesale.models import ConnectionCostTerms, InstallationSlot, Offering, Order, Product
+from gis_core.services import address_connect, address_start_deployment
+from wholesale.activation import service_activate, service_change_profile, service_deactivate
+from wholesale.lifecycle import (
+    LIVE_ORDER_STATUSES,
+    InvoicingStage,
+    OrderStatus,
+    ServiceChangeKind,
+    ServiceStatus,
+)
+from wholesale.models import (
+    ConnectionCostTerms,
+    InstallationSlot,
+    IspProfile,
+    MaintenanceWindow,
+    Offering,
+    Order,
+    Product,
+    Service,
+)
+from wholesale.onboarding import isp_contacts_set
 from wholesale.services import (
     connection_cost_terms_set,
     installation_slot_create,
@@ -60,6 +83,13 @@ ISPS = [
 CONNECTION_ONLY_SHARE = 0.04  # orders for the connection alone, no ISP yet
 SECOND_ORDER_SHARE = 0.03  # addresses where a second household orders from another ISP
 ACTIVATED_SHARE = 0.7  # connected addresses in the live area whose ISP has activated
+# What happened to the live area's services after their activation, in the ranked order of
+# the homes activated with one household: three moved to another ISP, one upgraded, one ended.
+SWITCHES = 3
+UPGRADES = 1
+DEACTIVATIONS = 1
+# Each ISP's service VLAN (the outer tag of its customers' traffic on the owner's network).
+SERVICE_VLANS = {"Spree Net": 1010, "Kiez Online": 1020, "Panke Glasfaser": 1030}
 
 
 @dataclass(frozen=True)
@@ -121,6 +151,16 @@ def _other_isp(isp: Organisation | None, isps: list[Organisation]) -> Organisati
     return isps[(isps.index(isp) + 1) % len(isps)] if isp in isps else isps[0]
 
 
+def _offering_for(isp: Organisation | None, key: str) -> Offering | None:
+    """The ISP's offering the household chose (none for a connection-only order)."""
+    if isp is None:
+        return None
+    offerings = list(Offering.objects.filter(isp=isp).order_by("monthly_price", "pk"))
+    if not offerings:
+        return None
+    return offerings[int(demand_unit("offering", key, isp.name) * len(offerings))]
+
+
 def _place_once(
     orders: dict[tuple[int, int | None], Order],
     address: Address,
@@ -130,18 +170,44 @@ def _place_once(
     """The order of this ISP (or connection-only) at the address, placed if there is none."""
     key = (address.pk, isp.pk if isp else None)
     if key not in orders:
-        orders[key] = order_place(address=address, isp=isp, placed_at=placed_at)
+        orders[key] = order_place(
+            address=address,
+            isp=isp,
+            placed_at=placed_at,
+            offering=_offering_for(isp, address.demo_key),
+        )
     return orders[key]
 
 
-def _build(address: Address, *, connect: bool, activate: bool) -> None:
-    """Walk an address with a live order into deployment, to connected and activated."""
+def ont_serial_for(key: str) -> str:
+    """The serial of the ONT installed at the address with this demo key (GPON style: a
+    vendor code and eight hex digits); an ISP switch keeps it, as no one visits the home."""
+    return "ZTEG" + hashlib.sha256(f"ont:{key}".encode()).hexdigest()[:8].upper()
+
+
+def _activate(order: Order, key: str) -> Service:
+    """The order's ISP activates its service on the address's ONT, with its VLANs."""
+    return service_activate(
+        order=order,
+        ont_serial=ont_serial_for(key),
+        c_vlan=100 + int(demand_unit("c-vlan", key) * 3900),
+        s_vlan=SERVICE_VLANS.get(order.isp.name),
+        reason=REASON,
+    )
+
+
+def _build(address: Address, *, connect: bool, activate: Order | None) -> None:
+    """Walk an address with a live order into deployment and to connected, and let the ISP
+    of `activate` activate its service there while that order is ready for it."""
+    key = address.demo_key
     if address.status == AddressStatus.AWAITING_DEPLOYMENT:
         address = address_start_deployment(address=address, reason=REASON)
     if connect and address.status == AddressStatus.IN_DEPLOYMENT:
         address = address_connect(address=address, reason=REASON)
-    if connect and activate and address.status == AddressStatus.CONNECTED:
-        address_activate(address=address, reason=REASON)
+    if connect and activate is not None and address.status == AddressStatus.CONNECTED:
+        order = Order.objects.select_related("isp").get(pk=activate.pk)
+        if order.status == OrderStatus.READY_FOR_ACTIVATION:
+            _activate(order, key)
 
 
 @demo_step(order=60, name="Orders in the areas")
@@ -182,17 +248,33 @@ def place_orders(context: DemoContext) -> None:
             if order.status in LIVE_ORDER_STATUSES:
                 order_cancel(order=order, reason="customer changed their mind")
         to_build = {address.pk: address for address in chosen[:live]} if plan.build else {}
+        activated = set()
         for address in Address.objects.filter(pk__in=to_build).order_by("pk"):
+            address.demo_key = to_build[address.pk].demo_key
             activate = (
                 first_orders[address.pk].isp_id is not None
-                and demand_unit("activated", to_build[address.pk].demo_key) < ACTIVATED_SHARE
+                and demand_unit("activated", address.demo_key) < ACTIVATED_SHARE
+                and plan.build == AddressStatus.CONNECTED
             )
-            _build(address, connect=plan.build == AddressStatus.CONNECTED, activate=activate)
+            if activate:
+                activated.add(address.pk)
+            _build(
+                address,
+                connect=plan.build == AddressStatus.CONNECTED,
+                activate=first_orders[address.pk] if activate else None,
+            )
         for address in chosen[:live]:
             if demand_unit("second-order", address.demo_key) < SECOND_ORDER_SHARE:
                 first = first_orders[address.pk]
                 halfway = first.placed_at + (timezone.now() - first.placed_at) / 2
                 _place_once(orders, address, _other_isp(first.isp, isps), halfway)
+        single = [
+            address
+            for address in chosen[:live]
+            if address.pk in activated
+            and demand_unit("second-order", address.demo_key) >= SECOND_ORDER_SHARE
+        ]
+        _service_stories(single, first_orders, orders, isps, context)
         placed = len(orders) - before
         statuses = Counter(
             Address.objects.filter(area=area).values_list("status", flat=True).order_by()
@@ -203,6 +285,62 @@ def place_orders(context: DemoContext) -> None:
         )
     for code in DEPLOYS_AT_TARGET:
         _opt_in_to_deploy_at_target(code, context)
+
+
+def _service_stories(
+    homes: list[Address],
+    first_orders: dict[int, Order],
+    orders: dict[tuple[int, int | None], Order],
+    isps: list[Organisation],
+    context: DemoContext,
+) -> None:
+    """What became of some activated homes (one household each), in their ranked order:
+    the first moved to another ISP, the next upgraded its speed, the next ended its service.
+
+    Each story is told once: a second run finds it told (the new ISP's order active, a
+    profile change in the history, the service ended) and leaves it.
+    """
+    today = timezone.localdate()
+    told = Counter()
+    candidates = iter(homes)
+    for address in candidates:
+        first = first_orders[address.pk]
+        placed_at = demo_moment(today, f"switch:{address.demo_key}", oldest=20, newest=5)
+        order = _place_once(orders, address, _other_isp(first.isp, isps), placed_at)
+        if order.status == OrderStatus.READY_FOR_ACTIVATION:
+            order = Order.objects.select_related("isp").get(pk=order.pk)
+            service = _activate(order, address.demo_key)
+            orders[(address.pk, order.isp_id)] = service.order
+            context.say(f"{address.label}: moved from {first.isp} to {order.isp}")
+        told["switch"] += 1
+        if told["switch"] >= SWITCHES:
+            break
+    for address in candidates:
+        service = (
+            Service.objects.filter(order=first_orders[address.pk]).select_related("product").first()
+        )
+        upgraded = service.history.filter(kind=ServiceChangeKind.PROFILE_CHANGED).exists()
+        if not upgraded:
+            faster = (
+                Product.objects.filter(download_mbps__gt=service.product.download_mbps)
+                .order_by("download_mbps", "code")
+                .first()
+            )
+            if faster is None:
+                continue  # the fastest already: not a home that upgrades
+            service_change_profile(service=service, product=faster, reason="customer upgrade")
+            context.say(f"{address.label}: {service.reference} upgraded to {faster.name}")
+        told["upgrade"] += 1
+        if told["upgrade"] >= UPGRADES:
+            break
+    for address in candidates:
+        service = Service.objects.filter(order=first_orders[address.pk]).first()
+        if service.status == ServiceStatus.ACTIVE:
+            service_deactivate(service=service, reason="the customer moved out")
+            context.say(f"{address.label}: {service.reference} ended (the customer moved out)")
+        told["deactivation"] += 1
+        if told["deactivation"] >= DEACTIVATIONS:
+            break
 
 
 def _opt_in_to_deploy_at_target(code: str, context: DemoContext) -> None:
@@ -277,6 +415,46 @@ CONNECTION_COSTS = {
 SLOT_DAYS = 21  # installation windows for the next three weeks, weekdays, 08–12 and 13–17
 SLOT_HOURS = ((8, 12), (13, 17))
 SLOT_CAPACITY = 3
+
+
+# ISP → who the owner talks to there: contact name, email, phone, and where faults go.
+CONTACTS = {
+    "Spree Net": ("Lena Vogt", "partner@spree-net.example", "+49 30 5550 1010",
+                  "noc@spree-net.example"),
+    "Kiez Online": ("Murat Aydın", "wholesale@kiez-online.example", "+49 30 5550 1020",
+                    "stoerung@kiez-online.example"),
+    "Panke Glasfaser": ("Jana Brandt", "kontakt@panke-glasfaser.example", "+49 30 5550 1030",
+                        "technik@panke-glasfaser.example"),
+}  # fmt: skip
+
+
+@demo_step(order=51, name="ISP profiles: contacts and websites")
+def set_isp_profiles(context: DemoContext) -> None:
+    """Each demo ISP trades (its profile active) and has its contacts and website."""
+    changed = 0
+    for isp in demo_isps():
+        name, email, phone, support = CONTACTS[isp.name]
+        website = OFFERINGS[isp.name][1]
+        wanted = (name, email, phone, support, website)
+        profile = IspProfile.objects.filter(organisation=isp).first()
+        current = profile and (
+            profile.contact_name,
+            profile.contact_email,
+            profile.contact_phone,
+            profile.support_email,
+            profile.website,
+        )
+        if current != wanted:
+            isp_contacts_set(
+                isp=isp,
+                contact_name=name,
+                contact_email=email,
+                contact_phone=phone,
+                support_email=support,
+                website=website,
+            )
+            changed += 1
+    context.say(f"{changed} ISP profiles set")
 
 
 @demo_step(order=52, name="Catalog: wholesale products and the ISPs' offerings")
@@ -373,3 +551,54 @@ def open_marketplace(context: DemoContext) -> None:
                 )
                 slots += 1
     context.say(f"{slots} installation windows opened in the areas in deployment")
+
+
+# Planned work every ISP sees on the network page: (area code or None for the whole network,
+# days from today, start hour, hours, title, description, service-affecting).
+MAINTENANCE = [
+    (
+        "13353",
+        4,
+        1,
+        4,
+        "Splicing at the street cabinet of 13353",
+        "New drop cables are spliced into the cabinet; homes of 13353 already connected may"
+        " lose service for up to 30 minutes in the window.",
+        True,
+    ),
+    (
+        None,
+        11,
+        2,
+        1,
+        "Core router software update",
+        "Both core routers are updated one after the other; traffic fails over, so no outage"
+        " is expected.",
+        False,
+    ),
+]
+
+
+@demo_step(order=76, name="Planned maintenance")
+def plan_maintenance(context: DemoContext) -> None:
+    """Upcoming maintenance windows (plain rows: maintenance has no lifecycle); a window of
+    the same title still to come is kept."""
+    today = timezone.localdate()
+    planned = 0
+    for code, days, hour, hours, title, description, affecting in MAINTENANCE:
+        if MaintenanceWindow.objects.filter(title=title, ends_at__gt=timezone.now()).exists():
+            continue
+        area = Area.objects.filter(code=code, is_active=True).first() if code else None
+        if code and area is None:
+            continue
+        starts_at = timezone.make_aware(datetime.combine(today + timedelta(days=days), time(hour)))
+        MaintenanceWindow.objects.create(
+            area=area,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=hours),
+            title=title,
+            description=description,
+            service_affecting=affecting,
+        )
+        planned += 1
+    context.say(f"{planned} maintenance windows planned")

@@ -51,8 +51,8 @@ def orders_follow_address(event: Event) -> None:
         )
 
 
-def _order_data(order: Order) -> dict:
-    address = order.address
+def _order_data(order: Order, address=None) -> dict:
+    address = address or order.address
     return {
         "order": {
             "id": order.pk,
@@ -89,12 +89,12 @@ def notify_order_change(event: Event) -> None:
     if to == OrderStatus.READY_FOR_ACTIVATION:
         kind, topic = NotificationKind.READY_FOR_ACTIVATION, "order.ready_for_activation"
         message = f"{order.address.label}: ready for activation ({order.reference})"
-    elif payload["from_status"] == OrderStatus.RECEIVED:
-        kind, topic = NotificationKind.ORDER_CHANGED, "order.created"
-        message = f"New order {order.reference} at {order.address.label}"
     elif to == OrderStatus.CANCELLED:
         kind, topic = NotificationKind.ORDER_CHANGED, "order.cancelled"
         message = f"Order {order.reference} was cancelled"
+    elif payload["from_status"] == OrderStatus.RECEIVED:
+        kind, topic = NotificationKind.ORDER_CHANGED, "order.created"
+        message = f"New order {order.reference} at {order.address.label}"
     else:
         kind, topic = NotificationKind.ORDER_CHANGED, "order.status_changed"
         message = f"Order {order.reference} is {order.get_status_display()}"
@@ -121,7 +121,7 @@ SERVICE_MESSAGES = {
 
 def _notify_service_change(event: Event) -> None:
     payload = event.payload
-    service = Service.objects.select_related("address", "product", "order").get(
+    service = Service.objects.select_related("address", "product", "order", "isp__isp_profile").get(
         pk=payload["service_id"]
     )
     message = SERVICE_MESSAGES[event.topic].format(
@@ -129,7 +129,8 @@ def _notify_service_change(event: Event) -> None:
     )
     if payload.get("switched"):
         message += " (the customer moved to another provider)"
-    data = _order_data(service.order)
+    profile = getattr(service.isp, "isp_profile", None)  # fetched with the service; may be none
+    data = _order_data(service.order, service.address)  # the order's address is the service's
     data["service"] = {
         "id": service.pk,
         "reference": service.reference,
@@ -153,6 +154,7 @@ def _notify_service_change(event: Event) -> None:
         address_id=service.address_id,
         order_id=service.order_id,
         service_id=service.pk,
+        has_endpoint=bool(profile and profile.webhook_url),
     )
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from common.errors import DomainError
 from common.events import publish
-from common.outbox import RetryLater
+from common.outbox import RetryLater, outbox_attempt_is_last
 from wholesale.events import (
     ISP_NOTIFIED,
     WEBHOOK_REPLAY_REQUESTED,
@@ -37,7 +37,7 @@ from wholesale.events import (
 )
 from wholesale.lifecycle import NotificationKind, WebhookStatus
 from wholesale.models import IspNotification, IspProfile, WebhookAttempt, WebhookDelivery
-from wholesale.onboarding import webhook_url_refusal
+from wholesale.onboarding import UrlRefusal, webhook_url_problem
 
 SIGNATURE_HEADER = "X-Oanm-Signature"
 EVENT_HEADER = "X-Oanm-Event"
@@ -45,6 +45,7 @@ DELIVERY_HEADER = "X-Oanm-Delivery"
 REPLAY_HEADER = "X-Oanm-Replay"
 SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers should accept between signing and now
 RESPONSE_KEPT = 2000  # characters of a receiver's answer kept in the log
+RESPONSE_READ_LIMIT = 16 * 1024  # bytes of a receiver's answer read at most
 
 
 def isp_notify(
@@ -57,9 +58,13 @@ def isp_notify(
     address_id: int | None = None,
     order_id: int | None = None,
     service_id: int | None = None,
+    has_endpoint: bool | None = None,
 ) -> IspNotification:
     """Tell an ISP something (inside the caller's transaction): a portal notification, and a
-    webhook delivery queued through the outbox when the ISP has an endpoint."""
+    webhook delivery queued through the outbox when the ISP has an endpoint.
+
+    `has_endpoint` may be given by a caller that has the ISP's profile at hand already
+    (it saves a query); None looks it up."""
     notification = IspNotification.objects.create(
         isp_id=isp_id,
         kind=kind,
@@ -70,9 +75,10 @@ def isp_notify(
         service_id=service_id,
         data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
     )
-    has_endpoint = (
-        IspProfile.objects.filter(organisation_id=isp_id).exclude(webhook_url="").exists()
-    )
+    if has_endpoint is None:
+        has_endpoint = (
+            IspProfile.objects.filter(organisation_id=isp_id).exclude(webhook_url="").exists()
+        )
     if has_endpoint:
         WebhookDelivery.objects.create(notification=notification, isp_id=isp_id)
         publish(
@@ -140,25 +146,48 @@ def webhook_body(notification: IspNotification) -> bytes:
 
 def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
     """The `X-Oanm-Signature` value: `t=<timestamp>,v1=<hex HMAC-SHA256>`."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+    return f"t={timestamp},v1={_mac(secret=secret, timestamp=timestamp, body=body)}"
+
+
+def _mac(*, secret: str, timestamp: int, body: bytes) -> str:
+    """Hex HMAC-SHA256 of `<timestamp>.<body>` with the secret."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def webhook_signature_valid(
-    *, secret: str, header: str, body: bytes, now: float | None = None
+    *, secret: str, header: str | None, body: bytes, now: float | None = None
 ) -> bool:
     """What a receiver does with the signature (documented in docs/webhooks.md; the tests'
-    receiver uses it): recompute, compare in constant time, refuse stale timestamps."""
-    try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
+    receiver uses it): recompute, compare in constant time, refuse stale timestamps.
+
+    `header` is `t=<unix time>,v1=<hex>`; several `v1=` values are accepted (any may match),
+    so a sender could sign with two secrets while a receiver rotates.
+    """
+    if not header or not secret:
+        return False
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                return False
+        elif name == "v1" and value:
+            candidates.append(value.strip())
+    if timestamp is None or not candidates:
         return False
     now = time.time() if now is None else now
     if abs(now - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
         return False
-    expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
-    return hmac.compare_digest(expected, header)
+    expected = _mac(secret=secret, timestamp=timestamp, body=body)
+    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+
+
+def _printable(text: str, limit: int) -> str:
+    """Text fit for the log: PostgreSQL text cannot hold NUL characters; at most `limit`."""
+    return text.replace("\x00", "\ufffd")[:limit]
 
 
 def _record(
@@ -175,14 +204,14 @@ def _record(
         delivery=delivery,
         url=url,
         status_code=status_code,
-        response_body=response[:RESPONSE_KEPT],
-        error=error[:1000],
+        response_body=_printable(response, RESPONSE_KEPT),
+        error=_printable(error, 1000),
         duration_ms=round((time.monotonic() - started) * 1000),
         replay=replay,
     )
     delivery.attempts += 1
     delivery.last_status_code = status_code
-    delivery.last_error = error[:1000]
+    delivery.last_error = attempt.error
     return attempt
 
 
@@ -208,9 +237,15 @@ def webhook_send(*, delivery_id: int, replay: bool = False) -> WebhookAttempt | 
     profile = delivery.isp.isp_profile
     started = time.monotonic()
     url = profile.webhook_url
-    refusal = "the ISP has no webhook URL" if not url else webhook_url_refusal(url)
-    if refusal:
-        attempt = _record(delivery, url=url or "-", replay=replay, started=started, error=refusal)
+    refusal = UrlRefusal("the ISP has no webhook URL") if not url else webhook_url_problem(url)
+    if refusal is not None and refusal.transient:  # DNS may answer next time
+        _record(delivery, url=url, replay=replay, started=started, error=refusal.reason)
+        _finish(delivery, _failed_status())
+        raise RetryLater(f"webhook to {url} refused for now: {refusal.reason}")
+    if refusal is not None:
+        attempt = _record(
+            delivery, url=url or "-", replay=replay, started=started, error=refusal.reason
+        )
         _finish(delivery, WebhookStatus.DEAD)
         return attempt
     body = webhook_body(delivery.notification)
@@ -233,30 +268,71 @@ def webhook_send(*, delivery_id: int, replay: bool = False) -> WebhookAttempt | 
             headers=headers,
             timeout=(3.0, settings.WEBHOOK_TIMEOUT_SECONDS),
             allow_redirects=False,
+            stream=True,  # read only the first bytes of the answer (see _answer_excerpt)
         )
     except requests.RequestException as exc:
         _record(
             delivery, url=url, replay=replay, started=started, error=f"{type(exc).__name__}: {exc}"
         )
-        _finish(delivery, _failed_status(delivery, replay))
+        _finish(delivery, _failed_status())
         raise RetryLater(f"webhook to {url} failed: {exc}") from exc
+    with response:
+        excerpt, unreadable = _answer_excerpt(response)
+    accepted = 200 <= response.status_code < 300
+    if accepted:
+        error = ""
+    elif 300 <= response.status_code < 400:
+        error = f"HTTP {response.status_code} (redirects are not followed)"
+    else:
+        error = f"HTTP {response.status_code}"
+    if unreadable:
+        error = f"{error}; {unreadable}" if error else unreadable
     attempt = _record(
         delivery,
         url=url,
         replay=replay,
         started=started,
         status_code=response.status_code,
-        response=response.text,
-        error="" if response.ok else f"HTTP {response.status_code}",
+        response=excerpt,
+        error=error,
     )
-    if 200 <= response.status_code < 300:
+    if accepted:
         _finish(delivery, WebhookStatus.DELIVERED, at=timezone.now())
         return attempt
-    _finish(delivery, _failed_status(delivery, replay))
+    _finish(delivery, _failed_status())
     raise RetryLater(f"webhook to {url} answered HTTP {response.status_code}")
 
 
-def _failed_status(delivery: WebhookDelivery, replay: bool) -> str:
-    """Failed (to be retried), or dead once the outbox will give up on this message."""
-    tries = delivery.log.filter(replay=replay).count()
-    return WebhookStatus.DEAD if tries >= settings.OUTBOX_MAX_ATTEMPTS else WebhookStatus.FAILED
+def _answer_excerpt(response: requests.Response) -> tuple[str, str]:
+    """The start of a receiver's answer as text, and why it could not be read (or "").
+
+    At most RESPONSE_READ_LIMIT bytes are read: a receiver answering a huge body costs
+    neither memory nor time. A 2xx whose body breaks off still counts as accepted.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=4096):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= RESPONSE_READ_LIMIT:
+                break
+    except requests.RequestException as exc:
+        problem = f"answer unreadable: {type(exc).__name__}"
+    else:
+        problem = ""
+    raw = b"".join(chunks)[:RESPONSE_READ_LIMIT]
+    try:
+        text = raw.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = raw.decode("utf-8", errors="replace")
+    return text, problem
+
+
+def _failed_status() -> str:
+    """Failed (to be retried), or dead once the outbox will give up on this message.
+
+    The outbox knows which attempt this is: a replay counts its own attempts, never the
+    original delivery's. Called outside the outbox (nothing will retry), it is just failed.
+    """
+    return WebhookStatus.DEAD if outbox_attempt_is_last() else WebhookStatus.FAILED

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -132,6 +133,8 @@ def isp_suspend(*, isp: Organisation, reason: str, actor: User | None = None) ->
 
 def _optional_email(value: str, field: str) -> str:
     value = (value or "").strip()
+    if len(value) > 254:
+        raise DomainError("the email address is too long (at most 254 characters)", field=field)
     if value:
         try:
             validate_email(value)
@@ -153,6 +156,10 @@ def isp_contacts_set(
     """Set who the owner talks to at the ISP, and its website."""
     profile = IspProfile.objects.select_for_update().get(pk=_profile(isp).pk)
     website = (website or "").strip()
+    if len(website) > 200:
+        raise DomainError(
+            "the website address is too long (at most 200 characters)", field="website"
+        )
     if website:
         try:
             URLValidator(schemes=["http", "https"])(website)
@@ -160,8 +167,15 @@ def isp_contacts_set(
             raise DomainError(f"{website!r} is not a web address", field="website") from exc
     phone = (contact_phone or "").strip()
     if len(phone) > 40:
-        raise DomainError("the phone number is too long (at most 40 characters)", field="phone")
-    profile.contact_name = (contact_name or "").strip()[:200]
+        raise DomainError(
+            "the phone number is too long (at most 40 characters)", field="contact_phone"
+        )
+    name = (contact_name or "").strip()
+    if len(name) > 200:
+        raise DomainError(
+            "the contact's name is too long (at most 200 characters)", field="contact_name"
+        )
+    profile.contact_name = name
     profile.contact_email = _optional_email(contact_email, "contact_email")
     profile.contact_phone = phone
     profile.support_email = _optional_email(support_email, "support_email")
@@ -174,6 +188,34 @@ def _new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+@dataclass(frozen=True)
+class UrlRefusal:
+    """Why oanm will not POST to a URL; `transient` when it may pass later (its host could
+    not be resolved just now), so a delivery is retried rather than given up on."""
+
+    reason: str
+    transient: bool = False
+
+
+def webhook_url_problem(url: str) -> UrlRefusal | None:
+    """`webhook_url_refusal`, saying also whether the refusal may pass by itself."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return UrlRefusal("a webhook URL is an http(s) address")
+    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return None
+    if parts.scheme != "https":
+        return UrlRefusal("a webhook URL must use https")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError):
+        return UrlRefusal(f"the host {parts.hostname} cannot be resolved", transient=True)
+    for info in infos:
+        if not _is_public(ipaddress.ip_address(info[4][0])):
+            return UrlRefusal(f"the host {parts.hostname} is on a private network")
+    return None
+
+
 def webhook_url_refusal(url: str) -> str | None:
     """Why oanm will not POST to this URL, or None when it may.
 
@@ -181,22 +223,16 @@ def webhook_url_refusal(url: str) -> str | None:
     WEBHOOK_ALLOW_PRIVATE_URLS is on (development and tests, whose receivers run on
     127.0.0.1): an ISP must not make oanm call into the owner's own network.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "a webhook URL is an http(s) address"
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return None
-    if parts.scheme != "https":
-        return "a webhook URL must use https"
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return f"the host {parts.hostname} cannot be resolved"
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
-            return f"the host {parts.hostname} is on a private network"
-    return None
+    problem = webhook_url_problem(url)
+    return problem.reason if problem else None
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address on the public internet: not private, loopback, link-local, shared (CGNAT),
+    reserved, multicast or unspecified, also when written as IPv4 inside IPv6."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
 
 
 @transaction.atomic

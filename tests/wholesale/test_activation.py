@@ -188,3 +188,18 @@ def test_a_connection_only_order_cannot_be_activated(town, connected):
 
     with pytest.raises(DomainError, match="connection only"):
         service_activate(order=order, ont_serial="ONT1")
+
+
+def test_an_order_whose_service_ended_leaves_the_demand_book(town, connected):
+    from areas.models import Signup
+
+    first = _order(town, connected)
+    service_activate(order=first, ont_serial="ONT1")
+    second = _order(town, connected, isp=1)
+
+    switched_in = service_activate(order=second, ont_serial="ONT1")
+    service_deactivate(service=switched_in, reason="customer moved house")
+
+    withdrawn = dict(Signup.objects.values_list("order_key", "withdrawn_at"))
+    assert set(withdrawn) == {first.demand_key, second.demand_key}
+    assert all(at is not None for at in withdrawn.values())
