@@ -30,12 +30,7 @@ from workorders.services import provisioning_record
 logger = logging.getLogger(__name__)
 
 
-@subscribe(
-    PROVISIONING_REQUESTED,
-    kind=OUTBOX,
-    name="integrations.provisioning.provision_ont",
-    ordering_key=lambda event: f"provisioning-job:{event.payload['job_id']}",
-)
+@subscribe(PROVISIONING_REQUESTED, kind=OUTBOX, name="integrations.provisioning.provision_ont")
 def provision_ont(event: Event) -> None:
     """Provision and verify the job's ONT (one attempt; the outbox retries)."""
     provisioning_job_run(job_id=event.payload["job_id"], attempts_before=event.payload["attempt"])
@@ -57,7 +52,9 @@ def provisioning_job_run(*, job_id: int, attempts_before: int = 0) -> Provisioni
     PROVISIONING_MAX_ATTEMPTS failures in a round the job is given up (dead) rather than
     left failing until the outbox itself gives up.
     """
-    job = ProvisioningJob.objects.get(pk=job_id)
+    # Locked for the attempt: a dispatcher's "retry now" may run while an older request
+    # for the same job is due too; the second waits, then finds the job verified.
+    job = ProvisioningJob.objects.select_for_update().get(pk=job_id)
     if job.status == ProvisioningStatus.VERIFIED:
         return job  # done already (a repeated request): the network is not asked again
     try:

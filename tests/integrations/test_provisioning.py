@@ -285,6 +285,28 @@ def test_a_refused_serial_is_dead_with_the_reason_until_the_dispatcher_retries(
     assert OutboxMessage.objects.filter(handler=HANDLER).count() == 2
 
 
+def test_the_dispatchers_retry_runs_now_and_the_older_request_finds_it_done(
+    field_town, installed, simulator
+):
+    simulator.fail_next(1)
+    outbox_drain()
+    job = ProvisioningJob.objects.get(pk=installed.pk)
+    assert job.status == ProvisioningStatus.FAILED
+
+    provisioning_retry(job=job, actor=field_town.users["dispatcher"])
+    outbox_drain()  # only the new request is due; the first one is backing off
+
+    job = ProvisioningJob.objects.get(pk=installed.pk)
+    assert (job.status, job.attempts) == (ProvisioningStatus.VERIFIED, 1)
+    _rewind()
+    outbox_drain()
+    assert list(OutboxMessage.objects.filter(handler=HANDLER).values_list("status", flat=True)) == [
+        OutboxStatus.DELIVERED,
+        OutboxStatus.DELIVERED,
+    ]
+    assert _requests(simulator) == [("PUT", 503), ("PUT", 201), ("GET", 200)]
+
+
 def test_an_unknown_speed_profile_is_refused(installed, simulator):
     simulator.load({"profiles": ["gold-1000"]})
 
