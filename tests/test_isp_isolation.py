@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from accounts.roles import Role
 from accounts.services import user_create
 from tests.wholesale import conftest as wholesale_fixtures
@@ -34,6 +35,7 @@ from wholesale.models import (
     IspNotification,
     IspProfile,
     MaintenanceWindow,
+    Offering,
     Order,
     Service,
     WebhookDelivery,
@@ -56,6 +58,9 @@ KIND_BY_PARAMETER = {
     "address_id": "address",
     "area_id": "area",
     "maintenance_id": "maintenance",
+    "offering_id": "offering",
+    "product_id": "product",
+    "token_id": "token",
 }
 # … or, for a bare pk/id, the path segment before it does.
 KIND_BY_SEGMENT = {
@@ -69,10 +74,13 @@ KIND_BY_SEGMENT = {
     "addresses": "address",
     "areas": "area",
     "maintenance": "maintenance",
+    "offerings": "offering",
+    "products": "product",
+    "tokens": "token",
 }
 GENERIC_PARAMETERS = {"pk", "id"}
 # Vertically shared: every ISP may read these, but they must name nothing of another ISP.
-SHARED_KINDS = {"address", "area", "maintenance"}
+SHARED_KINDS = {"address", "area", "maintenance", "product"}
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
 
@@ -201,6 +209,8 @@ def _business(town, index: int, tag: str, receiver_url: str) -> Business:
     live_at = build(town.address("live", n=2 * index + 1), "connected")
     active = order_place(address=live_at, isp=isp, offering=offering, customer=customer)
     service = service_activate(order=active, ont_serial=f"ONT-{tag}-1")
+    user = user_create(username=f"{tag.lower()}-ops", organisation=isp, role=Role.ISP_USER)
+    token, _ = isp_token_create(user=user, name=f"{tag} CRM", scopes=["read"])
     notification = IspNotification.objects.filter(isp=isp).order_by("pk").first()
     delivery = WebhookDelivery.objects.filter(isp=isp).order_by("pk").first()
     orders = list(Order.objects.filter(isp=isp))
@@ -213,6 +223,9 @@ def _business(town, index: int, tag: str, receiver_url: str) -> Business:
             "notification": notification,
             "address": ready_at,
             "area": town.areas["live"],
+            "offering": offering,
+            "product": offering.product,
+            "token": token,
         },
         markers=[
             isp.name,
@@ -220,6 +233,8 @@ def _business(town, index: int, tag: str, receiver_url: str) -> Business:
             customer.name,
             customer.email,
             f"REF-{tag}",
+            f"{tag} CRM",
+            token.prefix,
             service.reference,
             service.ont_serial,
             *(order.reference for order in orders),
@@ -261,6 +276,12 @@ def _state_of(isp) -> list:
         list(
             IspProfile.objects.filter(organisation=isp).values_list("webhook_url", "webhook_secret")
         ),
+        list(Offering.objects.filter(isp=isp).order_by("pk").values_list("pk", "valid_to")),
+        list(
+            ApiToken.objects.filter(organisation=isp)
+            .order_by("pk")
+            .values_list("pk", "revoked_at", "scopes")
+        ),
     ]
 
 
@@ -286,7 +307,7 @@ def two_isps(town) -> Walk:
         title="Splice work",
     )
     a.objects["maintenance"] = MaintenanceWindow.objects.get()
-    user_b = user_create(username="bravo", organisation=town.isps[1], role=Role.ISP_USER)
+    user_b = user_create(username="bravo-walker", organisation=town.isps[1], role=Role.ISP_USER)
     _, secret = isp_token_create(user=user_b, name="walk", scopes=["read", "orders", "services"])
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
