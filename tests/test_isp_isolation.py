@@ -404,7 +404,9 @@ def test_isp_b_never_sees_nor_touches_isp_a(two_isps):
                     f"{method.upper()} {url} as ISP B answered {response.status_code}, not 404"
                 )
             elif method == "get" and not kinds:
-                assert response.status_code == 200, f"GET {url}: {response.status_code}"
+                # a page that only takes POST (a plain function view) may refuse a GET
+                allowed = {200} if certain else {200, 302, 405}
+                assert response.status_code in allowed, f"GET {url}: {response.status_code}"
             assert _state_of(isp_a) == before, f"{method.upper()} {url} changed ISP A's business"
         if kinds and not shared and not certain:
             assert 404 in answers, f"{url} never answered 404 as ISP B ({answers})"
