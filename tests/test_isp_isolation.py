@@ -174,7 +174,8 @@ def route_methods(route: Route) -> tuple[list[str], bool]:
     (a plain function view may take any)."""
     actions = getattr(route.callback, "actions", None)
     if actions:
-        return sorted(actions), True
+        # DRF adds "head" to a viewset's actions once it has served a GET: skip it (no body)
+        return sorted(set(actions) & {"get", *WRITE_METHODS}), True
     view_class = getattr(route.callback, "view_class", None) or getattr(route.callback, "cls", None)
     if view_class is not None:
         methods = [m for m in ("get", *WRITE_METHODS) if hasattr(view_class, m)]
