@@ -830,3 +830,24 @@ def test_the_openapi_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(target))
 
     assert "/api/isp/customers/{id}/" in target.read_text()
+
+
+def test_pages_follow_one_another_in_the_lists_order(town, api_a):
+    homes = [build(town.address("live", n=k), "connected") for k in range(7)]
+    orders = [order_for(town, home) for home in homes]
+    for k, order in enumerate(orders):  # placed a day apart, the newest last
+        Order.objects.filter(pk=order.pk).update(placed_at=timezone.now() - timedelta(days=7 - k))
+    newest_first = [order.pk for order in reversed(orders)]
+
+    pages = [
+        api_a.get("/api/isp/orders/", {"limit": 3, "offset": offset}).json()
+        for offset in (0, 3, 6, 9)
+    ]
+
+    assert [[row["id"] for row in page["results"]] for page in pages] == [
+        newest_first[0:3],
+        newest_first[3:6],
+        newest_first[6:7],
+        [],
+    ]
+    assert {page["count"] for page in pages} == {7}

@@ -123,10 +123,30 @@ class TokenScopeRequired(BasePermission):
 
 
 class IspPagination(LimitOffsetPagination):
-    """Pages of `?limit=` (default 50, at most 500) from `?offset=`."""
+    """Pages of `?limit=` (default 50, at most 500) from `?offset=`.
+
+    A page's ids are found first, in a subquery over the bare ordered rows, and only those
+    rows are joined with what a list shows: a deep page (offset 10,000 of an ISP's orders)
+    then costs about what the first does, not a join of every row before it
+    (docs/benchmarks.md, row isp-orders). Still one statement.
+    """
 
     default_limit = 50
     max_limit = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.count = self.get_count(queryset)
+        self.offset = self.get_offset(request)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        if self.count == 0 or self.offset > self.count:
+            return []
+        page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
+        return list(queryset.filter(pk__in=page_ids))
 
 
 def own_isp(request) -> Organisation:
