@@ -94,8 +94,10 @@ class IspOrderSerializer(serializers.ModelSerializer):
     address = IspAddressRefSerializer()
     customer = IspCustomerRefSerializer(allow_null=True)
     offering = IspOfferingRefSerializer(allow_null=True)
-    service = serializers.SerializerMethodField(
-        help_text="The order's service once it was activated, else null."
+    service = IspServiceRefSerializer(
+        allow_null=True,
+        read_only=True,
+        help_text="The order's service once it was activated, else null.",
     )
     monthly_price = serializers.DecimalField(
         max_digits=14,
@@ -122,11 +124,6 @@ class IspOrderSerializer(serializers.ModelSerializer):
             "price_currency",
             "service",
         )
-
-    @extend_schema_field(IspServiceRefSerializer(allow_null=True))
-    def get_service(self, order: Order):
-        service = getattr(order, "service", None)
-        return IspServiceRefSerializer(service).data if service is not None else None
 
 
 class IspOrderStatusChangeSerializer(serializers.ModelSerializer):
