@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/", include("gis_core.api.urls")),
     path("api/", include("common.query_api_urls")),
     path("api/", include("wholesale.api.urls")),
+    path("api/isp/", include("wholesale.isp_api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

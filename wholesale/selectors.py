@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.permissions import is_isp_user, is_owner_staff
+from areas.models import Area
+from gis_core.lifecycle import AddressStatus
+from gis_core.models import Address
 from wholesale.lifecycle import OrderStatus
 from wholesale.models import (
     Customer,
@@ -126,6 +130,32 @@ def maintenance_upcoming(now=None) -> QuerySet[MaintenanceWindow]:
     """Planned maintenance not yet over, soonest first (every ISP may read it)."""
     now = now or timezone.now()
     return MaintenanceWindow.objects.filter(ends_at__gt=now).select_related("area")
+
+
+def _addresses_in_status(*statuses: str) -> Coalesce:
+    counted = (
+        Address.objects.filter(area_id=OuterRef("pk"), status__in=statuses)
+        .order_by()
+        .values("area_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def areas_build_progress() -> QuerySet[Area]:
+    """Active areas with their kept figures and how many of their addresses are connected
+    (`connected`, counting activated ones) and `activated`: the build progress every ISP may
+    read (no demand per ISP). By code."""
+    return (
+        Area.objects.filter(is_active=True)
+        .select_related("figures")
+        .annotate(
+            connected=_addresses_in_status(AddressStatus.CONNECTED, AddressStatus.ACTIVATED),
+            activated=_addresses_in_status(AddressStatus.ACTIVATED),
+        )
+        .order_by("code")
+    )
 
 
 def isp_order_counts(user) -> dict[str, int]:

@@ -181,6 +181,93 @@ def order_cancel(*, order: Order, actor: User | None = None, reason: str = "") -
     return order
 
 
+@transaction.atomic
+def isp_order_place(
+    *,
+    isp: Organisation,
+    address: Address,
+    offering: Offering,
+    customer_name: str,
+    customer_email: str,
+    customer_phone: str = "",
+    unit: str = "",
+    isp_reference: str = "",
+    actor: User | None = None,
+) -> Order:
+    """An ISP's systems place an order at an address for one of its offerings, for their
+    customer (the ISP's API). The address must lie in an area the ISP serves, the offering
+    must be on sale there today, and the ISP must have no live order on that line yet."""
+    if offering.isp_id != isp.pk:
+        raise DomainError(f"{offering} is not an offering of {isp}", field="offering")
+    address = Address.objects.select_for_update().get(pk=address.pk)
+    if (
+        address.area_id is None
+        or not IspServiceArea.objects.filter(isp=isp, area_id=address.area_id).exists()
+    ):
+        raise DomainError(
+            "this address is in no area you serve", code="area_not_served", field="address"
+        )
+    phase = Area.objects.filter(pk=address.area_id).values_list("phase", flat=True).first()
+    if phase == AreaPhase.PLANNING and address.status not in (
+        *_BUILT,
+        AddressStatus.IN_DEPLOYMENT,
+    ):
+        raise DomainError(
+            "orders are not open in this area yet (it is still being planned)",
+            code="orders_not_open",
+            field="address",
+        )
+    today = timezone.localdate()
+    product = offering.product
+    on_sale = offering.valid_from <= today and (
+        offering.valid_to is None or offering.valid_to >= today
+    )
+    on_sale = on_sale and product.valid_from <= today
+    on_sale = on_sale and (product.valid_to is None or product.valid_to >= today)
+    if not on_sale:
+        raise DomainError(f"the offering {offering.name} is not on sale today", field="offering")
+    restricted_to = set(offering.areas.values_list("pk", flat=True))
+    if restricted_to and address.area_id not in restricted_to:
+        raise DomainError(
+            f"the offering {offering.name} is not sold in this address's area", field="offering"
+        )
+    name = _required_text(customer_name, "customer.name", "customer's name", 200)
+    email = _required_text(customer_email, "customer.email", "customer's email address", 254)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise DomainError(f"{email!r} is not an email address", field="customer.email") from exc
+    phone = (customer_phone or "").strip()
+    if len(phone) > 40:
+        raise DomainError("phone is too long (at most 40 characters)", field="customer.phone")
+    unit = (unit or "").strip()
+    if len(unit) > 60:
+        raise DomainError("unit is too long (at most 60 characters)", field="unit")
+    isp_reference = (isp_reference or "").strip()
+    if len(isp_reference) > 100:
+        raise DomainError(
+            "isp_reference is too long (at most 100 characters)", field="isp_reference"
+        )
+    if Order.objects.filter(
+        isp=isp, address=address, unit__iexact=unit, status__in=LIVE_ORDER_STATUSES
+    ).exists():
+        raise Conflict(
+            "you have a live order at this address" + (f" ({unit})" if unit else "") + " already",
+            code="duplicate_order",
+            field="unit" if unit else "address",
+        )
+    customer = Customer.objects.create(name=name, email=email, phone=phone)
+    return order_place(
+        address=address,
+        isp=isp,
+        actor=actor,
+        customer=customer,
+        offering=offering,
+        unit=unit,
+        isp_reference=isp_reference,
+    )
+
+
 # --- the marketplace: signups and interests -------------------------------------------------
 
 

@@ -160,6 +160,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Status fields of several lifecycles share the name "status": one enum name for each.
+    "ENUM_NAME_OVERRIDES": {
+        "AddressStatusEnum": "gis_core.lifecycle.AddressStatus",
+        "OrderStatusEnum": "wholesale.lifecycle.OrderStatus",
+        "ServiceStatusEnum": "wholesale.lifecycle.ServiceStatus",
+        "WebhookStatusEnum": "wholesale.lifecycle.WebhookStatus",
+        "BookingStatusEnum": "wholesale.lifecycle.BookingStatus",
+    },
 }
 
 # --- Cache (Redis): API throttling counters ---------------------------------
