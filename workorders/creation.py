@@ -151,6 +151,19 @@ def _candidates_sql(where: str) -> str:
 
 
 def _refuse_untemplated(where: str, params: dict) -> None:
+    """Refuse (naming an example) when an address wanting a build fits no active template.
+
+    With an active catch-all template (any premises, any area: the standard one, unless the
+    operator retired it) every address fits one, and the count is skipped: over an area of
+    10,000 ordered addresses it costs 50–80 ms, a tenth of the whole deployment.
+    """
+    catch_all = (
+        WorkTemplate.objects.filter(is_active=True, premises_types=[], areas__isnull=True)
+        .values("pk")
+        .exists()
+    )
+    if catch_all:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*), min(a.premises_type), min(a.id) {_candidates_sql(where)}"

@@ -223,7 +223,12 @@ class WorkOrderStatusChange(models.Model):
 class Task(TimeStampedModel):
     """One step of a work order, copied from its template, done by one assignee."""
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="tasks")
+    # The three foreign keys below lead a composite index each (task_position,
+    # task_contractor_status, task_crew_status), so they carry no index of their own: a
+    # deployment writes three tasks per work order, and every index is paid per row.
+    work_order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=200)
     category = models.CharField(max_length=20, choices=TaskCategory.choices)
@@ -241,10 +246,16 @@ class Task(TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="field_tasks",
+        db_index=False,
         help_text="The contractor organisation doing it; empty: the owner's own staff.",
     )
     crew = models.ForeignKey(
-        Crew, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+        Crew,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        db_index=False,
     )
     needs_acceptance = models.BooleanField(
         default=False, help_text="Contractor work waits for the operator's acceptance."

@@ -19,6 +19,10 @@ MAX_STOPS = 200  # a sanity bound: the heuristic is quadratic per pass
 MAX_EXACT_STOPS = 12  # Held–Karp is O(n² 2ⁿ): fine up to here
 EXACT_UP_TO = 8  # order_stops solves days this small exactly (a millisecond or two)
 SEGMENT_LENGTHS = (1, 2, 3)  # Or-opt moves chains of this many stops
+# The heuristic also starts from nearest-neighbour tours that begin at the 2nd…5th stop
+# nearest the depot: one start alone was 10.6 % over the optimum on a bad small day, these
+# bring the worst of 200 days of 8–12 stops to 1.1 % (at ~25 ms for 40 stops instead of 9).
+EXTRA_STARTS = 4
 
 Point = tuple[float, float]  # (lon, lat) in degrees, EPSG:4326
 Matrix = list[list[float]]
@@ -69,10 +73,15 @@ def saving_m(booking_order_distance_m: float, tour_distance_m: float) -> float:
 # --- the heuristic -----------------------------------------------------------------------------
 
 
-def nearest_neighbour(matrix: Matrix) -> list[int]:
-    """A first tour: from the depot, always to the nearest stop not yet visited."""
+def nearest_neighbour(matrix: Matrix, first: int | None = None) -> list[int]:
+    """A first tour: from the depot (or from stop `first`, visited first), always to the
+    nearest stop not yet visited."""
     left = set(range(1, len(matrix)))
     here, tour = 0, []
+    if first is not None:
+        here = first + 1
+        left.remove(here)
+        tour.append(first)
     while left:
         row = matrix[here]
         here = min(left, key=lambda place: (row[place], place))
@@ -135,11 +144,14 @@ def improve(matrix: Matrix, tour: Sequence[int]) -> list[int]:
 
 
 def heuristic_tour(matrix: Matrix, seeds: Iterable[Sequence[int]] = ()) -> list[int]:
-    """The best of the improved nearest-neighbour tour and the improved `seeds` (e.g. the
+    """The best of the improved nearest-neighbour tours (from the depot, and beginning at
+    each of the next `EXTRA_STARTS` stops nearest it) and the improved `seeds` (e.g. the
     booking order, so a plan is never longer than the day as booked)."""
     best = improve(matrix, nearest_neighbour(matrix))
     best_length = tour_length(matrix, best)
-    for seed in seeds:
+    by_distance = sorted(range(len(matrix) - 1), key=lambda stop: (matrix[0][stop + 1], stop))
+    starts = [nearest_neighbour(matrix, first) for first in by_distance[1 : 1 + EXTRA_STARTS]]
+    for seed in [*starts, *seeds]:
         candidate = improve(matrix, seed)
         length = tour_length(matrix, candidate)
         if length < best_length - 1e-9:

@@ -486,9 +486,15 @@ def task_clear_problem(*, task: Task, actor: User | None, reason: str = "") -> T
 
 @transaction.atomic
 def task_accept(*, task: Task, actor: User | None) -> Task:
-    """The operator accepts a contractor's work."""
+    """The operator accepts a contractor's work (only work signed off and waiting: a task
+    not yet done is never accepted without its evidence)."""
     _require_dispatcher(actor)
     task, work_order = _lock_task(task)
+    if task.status != TaskStatus.AWAITING_ACCEPTANCE:
+        raise InvalidTransition(
+            f"the task is {task.get_status_display()}: only work signed off and waiting for"
+            " acceptance can be accepted"
+        )
     task.accepted_by = actor
     task.accepted_at = timezone.now()
     task.save(update_fields=["accepted_by", "accepted_at", "updated_at"])

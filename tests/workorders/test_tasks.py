@@ -163,6 +163,20 @@ def test_rejected_contractor_work_goes_back_for_rework_and_is_counted(field_town
     assert task_accept(task=drop, actor=dispatcher).status == TaskStatus.ACCEPTED
 
 
+def test_a_task_not_yet_done_cannot_be_accepted(field_town, job):
+    drop, ont, _ = _tasks(job)
+    dispatcher = field_town.users["dispatcher"]
+
+    for task in (drop, ont):
+        with pytest.raises(InvalidTransition, match="only work signed off"):
+            task_accept(task=task, actor=dispatcher)
+
+    job.refresh_from_db()
+    assert [t.status for t in _tasks(job)] == [TaskStatus.PENDING] * 3
+    assert job.status == WorkOrderStatus.OPEN
+    assert not TaskEvent.objects.filter(task__work_order=job, kind="accepted").exists()
+
+
 def test_a_problem_blocks_the_task_until_the_dispatcher_clears_it(field_town, job):
     from workorders.services import task_clear_problem
 
