@@ -11,6 +11,8 @@ DEMO_USERS = [
     ("admin", "oanm-admin", Role.OPERATOR_ADMIN, True),
     ("planner", "oanm-planner", Role.PLANNER, False),
     ("finance", "oanm-finance", Role.FINANCE, False),
+    ("dispatcher", "oanm-dispatcher", Role.DISPATCHER, False),
+    ("tech", "oanm-tech", Role.TECHNICIAN, False),  # a member of an owner's crew (workorders)
 ]
 
 

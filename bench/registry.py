@@ -18,6 +18,7 @@ ROW_MODULES = [
     "bench.map",
     "bench.lookup_search",
     "bench.lookup_service",
+    "bench.field",
     "bench.baselines",
     "bench.wholesale",
 ]

@@ -5,14 +5,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common.views import health
-from wholesale.portal import views as portal_views
+from config.views import home
 
 admin.site.site_header = "oanm administration"
 admin.site.site_title = "oanm"
 admin.site.index_title = "Open-access network manager"
 
 urlpatterns = [
-    path("", portal_views.home, name="home"),
+    path("", home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
@@ -21,6 +21,10 @@ urlpatterns = [
     path("queries/", include("common.query_urls")),
     # customers' door: find an address, its answer and offers, sign up, book
     path("lookup/", include("wholesale.lookup.urls")),
+    # dispatchers' door (stays before the technicians' "field/" door)
+    path("field/ops/", include("workorders.ops.urls")),
+    # technicians' door
+    path("field/", include("workorders.portal.urls", namespace="field")),
     # ISPs' door: their own orders, services, customers, webhooks; the shared network data
     path("isp/", include("wholesale.portal.urls", namespace="isp")),
     # machine doors

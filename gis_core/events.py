@@ -63,3 +63,18 @@ class AddressesImported:
     updated: int
     moved: int
     area_ids: list[int]
+
+
+ADDRESSES_STATUS_CHANGED = "addresses.status_changed"
+
+
+@dataclass(frozen=True)
+class AddressesStatusChanged:
+    """Many addresses moved from one status to another in one set-based step (a deployment
+    starting across an area, say); `address_ids` are exactly those that moved."""
+
+    address_ids: list[int]
+    from_status: str
+    to_status: str
+    actor_id: int | None
+    reason: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.gis.geos import Point
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,7 +15,9 @@ from gis_core.events import (
     ADDRESS_CREATED,
     ADDRESS_MOVED,
     ADDRESS_STATUS_CHANGED,
+    ADDRESSES_STATUS_CHANGED,
     AddressCreated,
+    AddressesStatusChanged,
     AddressMoved,
     AddressStatusChanged,
 )
@@ -213,3 +215,58 @@ def address_activate(*, address: Address, actor: User | None = None, reason: str
 def address_deactivate(*, address: Address, actor: User | None = None, reason: str = "") -> Address:
     """The address's last service ended: it is connected but carries no service."""
     return _transition(address=address, to=AddressStatus.CONNECTED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def addresses_move(
+    *,
+    address_ids: list[int],
+    from_status: str,
+    to_status: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> list[int]:
+    """Move many addresses from one status to another in one set-based step (a deployment
+    starting across an area): those not in `from_status` are left alone; each moved one
+    gets its history row; one `addresses.status_changed` event lists them. Returns the ids
+    that moved, sorted."""
+    ADDRESS_TRANSITIONS.check(from_status, to_status)
+    if not address_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH moved AS (
+                UPDATE {Address._meta.db_table} a
+                   SET status = %(to)s, status_changed_at = %(now)s, updated_at = %(now)s
+                 WHERE a.id = ANY(%(ids)s) AND a.status = %(from)s
+                RETURNING a.id
+            ), history AS (
+                INSERT INTO {AddressStatusChange._meta.db_table}
+                       (address_id, from_status, to_status, actor_id, reason, changed_at)
+                SELECT id, %(from)s, %(to)s, %(actor)s, %(reason)s, %(now)s FROM moved
+            )
+            SELECT id FROM moved ORDER BY id
+            """,
+            {
+                "ids": list(address_ids),
+                "from": from_status,
+                "to": to_status,
+                "actor": actor.pk if actor else None,
+                "reason": reason[:500],
+                "now": timezone.now(),
+            },
+        )
+        moved = [row[0] for row in cursor.fetchall()]
+    if moved:
+        publish(
+            ADDRESSES_STATUS_CHANGED,
+            AddressesStatusChanged(
+                address_ids=moved,
+                from_status=from_status,
+                to_status=to_status,
+                actor_id=actor.pk if actor else None,
+                reason=reason,
+            ),
+        )
+    return moved

@@ -5,6 +5,8 @@
 #   HOST, PORT           where gunicorn listens (default 127.0.0.1:8000)
 #   WEB_CONCURRENCY      gunicorn worker processes (default 2)
 #   OANM_SKIP_DEMO=1     do not run `manage.py demo_load`
+#   PROVISIONING_SIMULATOR_PORT  where the provisioning simulator listens (default 8970);
+#                        it is not started when PROVISIONING_BASE_URL names another system
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,6 +25,23 @@ else
     "$PY" manage.py demo_load
 fi
 
+step "Provisioning simulator"
+SIMULATOR_PORT="${PROVISIONING_SIMULATOR_PORT:-8970}"
+SIMULATOR_PID_FILE="$RUN_DIR/provisioning-simulator.pid"
+SIMULATOR_LOG="$LOG_DIR/provisioning-simulator.log"
+SIMULATOR_PID=""
+stop_pidfile "$SIMULATOR_PID_FILE" provisioning_simulator "the provisioning simulator of an earlier run"
+if [[ -n "${PROVISIONING_BASE_URL:-}" \
+    && "${PROVISIONING_BASE_URL%/}" != "http://127.0.0.1:$SIMULATOR_PORT" ]]; then
+    note "PROVISIONING_BASE_URL=$PROVISIONING_BASE_URL: the simulator is not started"
+else
+    export PROVISIONING_BASE_URL="http://127.0.0.1:$SIMULATOR_PORT"
+    "$PY" manage.py provisioning_simulator --port "$SIMULATOR_PORT" \
+        >>"$SIMULATOR_LOG" 2>&1 </dev/null &
+    SIMULATOR_PID=$!
+    echo "$SIMULATOR_PID" >"$SIMULATOR_PID_FILE"
+fi
+
 step "Celery worker with beat"
 WORKER_PID_FILE="$RUN_DIR/celery-worker.pid"
 WORKER_LOG="$LOG_DIR/celery.log"
@@ -34,6 +53,10 @@ WORKER_PID=$!
 
 stop_worker() {
     trap - EXIT INT TERM
+    if [[ -n "$SIMULATOR_PID" ]] && kill -0 "$SIMULATOR_PID" 2>/dev/null; then
+        kill -TERM "$SIMULATOR_PID" 2>/dev/null || true
+        rm -f "$SIMULATOR_PID_FILE"
+    fi
     if kill -0 "$WORKER_PID" 2>/dev/null; then
         echo
         step "Stopping the Celery worker"
@@ -56,6 +79,12 @@ kill -0 "$WORKER_PID" 2>/dev/null \
     || die "the Celery worker exited at once; the end of .local/log/celery.log:" \
         "$(tail -n 15 "$WORKER_LOG")"
 ok "worker running (pid $WORKER_PID), log in .local/log/celery.log"
+if [[ -n "$SIMULATOR_PID" ]]; then
+    kill -0 "$SIMULATOR_PID" 2>/dev/null \
+        || die "the provisioning simulator exited at once; the end of its log:" \
+            "$(tail -n 15 "$SIMULATOR_LOG")"
+    ok "provisioning simulator on $PROVISIONING_BASE_URL (pid $SIMULATOR_PID), log in .local/log/provisioning-simulator.log"
+fi
 
 step "Web server (gunicorn)"
 echo

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -36,6 +37,22 @@ from wholesale.models import (
     ServiceChange,
 )
 from wholesale.selectors import maintenance_upcoming
+from workorders.lifecycle import ProvisioningStatus, TaskStatus, WorkOrderStatus
+from workorders.models import (
+    Crew,
+    Depot,
+    InstallationRecord,
+    ProvisioningJob,
+    RoutePlan,
+    Submission,
+    Task,
+    TaskEvent,
+    TaskPhoto,
+    TaskTemplate,
+    WorkOrder,
+    WorkOrderStatusChange,
+    WorkTemplate,
+)
 
 P = AreaPhase
 # code → phase, homes, orders, addresses with an order, interests, take rate, target, progress,
@@ -83,6 +100,19 @@ def _counts() -> dict[str, int]:
         MaintenanceWindow,
         DomainEvent,
         OutboxMessage,
+        WorkTemplate,
+        TaskTemplate,
+        Depot,
+        Crew,
+        WorkOrder,
+        WorkOrderStatusChange,
+        Task,
+        TaskEvent,
+        TaskPhoto,
+        Submission,
+        InstallationRecord,
+        ProvisioningJob,
+        RoutePlan,
     ]
     return {model.__name__: model.objects.count() for model in models}
 
@@ -106,16 +136,34 @@ def _state() -> tuple:
                 "pk", "order", "isp", "address", "product", "ont_serial", "status", "previous"
             )
         ),
+        list(
+            WorkOrder.objects.order_by("pk").values_list(
+                "pk", "address", "template", "status", "scheduled_for", "reopened"
+            )
+        ),
+        list(
+            Task.objects.order_by("pk").values_list(
+                "pk", "status", "crew", "contractor", "result", "rework_count"
+            )
+        ),
+        list(
+            RoutePlan.objects.order_by("pk").values_list(
+                "crew", "day", "work_order_ids", "distance_m", "booking_order_distance_m"
+            )
+        ),
+        list(InstallationRecord.objects.order_by("pk").values_list("work_order", "ont_serial")),
     )
 
 
 @pytest.fixture(scope="module")
-def demo_town(django_db_setup, django_db_blocker):
+def demo_town(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo town loaded once for this module the way `make run` loads it: each service
     call commits on its own (inside one outer transaction, thousands of savepoints make
     PostgreSQL's visibility checks crawl). Each test runs in a transaction rolled back at
-    its end; the module's teardown empties the database for the tests that follow."""
-    with django_db_blocker.unblock():
+    its end; the module's teardown empties the database for the tests that follow. The
+    technicians' photos go to a temporary media directory."""
+    media = tmp_path_factory.mktemp("demo-media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
         output = _load()
         try:
             yield output
@@ -202,7 +250,7 @@ def test_the_isps_have_a_login_each(demo_town):
         "isp-panke": ("Panke Glasfaser", Role.ISP_USER, True),
         "isp-spree": ("Spree Net", Role.ISP_USER, True),
     }
-    assert "isp-spree  / oanm-isp       — ISP user at Spree Net" in demo_town
+    assert "isp-spree  / oanm-isp        — ISP user at Spree Net" in demo_town
     assert {order.isp.name for order in Order.objects.exclude(isp=None)} == {
         "Kiez Online",
         "Panke Glasfaser",
@@ -369,3 +417,187 @@ def test_the_isps_trade_have_their_contacts_notifications_and_see_the_maintenanc
     upcoming = list(maintenance_upcoming())
     assert [window.area.code if window.area else None for window in upcoming] == ["13353", None]
     assert all(window.starts_at > timezone.now() for window in upcoming)
+
+
+# --- the field ---------------------------------------------------------------------------------
+
+
+def test_the_field_has_its_logins_crews_and_templates(demo_town):
+    logins = {
+        user.username: (user.organisation.name, user.role, user.check_password(password))
+        for user, password in (
+            (User.objects.get(username="dispatcher"), "oanm-dispatcher"),
+            (User.objects.get(username="tech"), "oanm-tech"),
+            (User.objects.get(username="contractor"), "oanm-contractor"),
+        )
+    }
+    assert logins == {
+        "dispatcher": ("Wedding Fibre Netz", Role.DISPATCHER, True),
+        "tech": ("Wedding Fibre Netz", Role.TECHNICIAN, True),
+        "contractor": ("Tiefbau Wedding GmbH", Role.CONTRACTOR_TECHNICIAN, True),
+    }
+    for line in (
+        "dispatcher / oanm-dispatcher — dispatcher",
+        "tech       / oanm-tech       — technician",
+        "contractor / oanm-contractor — contractor technician at Tiefbau Wedding GmbH",
+    ):
+        assert line in demo_town
+    crews = {
+        crew.name: (crew.organisation.name, sorted(crew.skills))
+        for crew in Crew.objects.select_related("organisation")
+    }
+    assert crews == {
+        "Glasfaser-Team Nord": ("Wedding Fibre Netz", ["ont", "splicing"]),
+        "Glasfaser-Team Süd": ("Wedding Fibre Netz", ["indoor", "ont", "splicing"]),
+        "Tiefbau Wedding Kolonne 1": ("Tiefbau Wedding GmbH", ["aerial", "civil"]),
+        "Tiefbau Wedding Kolonne 2": ("Tiefbau Wedding GmbH", ["civil"]),
+    }
+    assert set(Crew.objects.values_list("depot__name", flat=True)) == {"Depot Wedding"}
+    assert User.objects.get(username="tech").crews.get().name == "Glasfaser-Team Nord"
+    assert User.objects.get(username="contractor").crews.get().name == "Tiefbau Wedding Kolonne 1"
+    templates = {
+        template.code: [task.name for task in template.tasks.all()]
+        for template in WorkTemplate.objects.prefetch_related("tasks")
+    }
+    assert set(templates) == {"sfu-aerial", "sfu-underground", "mdu-flat", "business", "standard"}
+    assert len(templates["business"]) == 5
+    light = TaskTemplate.objects.exclude(light_min_dbm=None)
+    assert {(t.light_min_dbm, t.light_max_dbm) for t in light} == {(Decimal(-27), Decimal(-8))}
+
+
+def test_every_connected_home_was_connected_by_its_accepted_work_order(demo_town):
+    built = Address.objects.filter(
+        area__code="13405", status__in=[AddressStatus.CONNECTED, AddressStatus.ACTIVATED]
+    )
+    assert built.count() == 112
+    work_orders = WorkOrder.objects.filter(address__in=built).exclude(
+        status=WorkOrderStatus.CANCELLED
+    )
+    assert work_orders.count() == 112
+    assert set(work_orders.values_list("status", flat=True)) == {WorkOrderStatus.ACCEPTED}
+    assert set(work_orders.values_list("template__code", flat=True)) == {"sfu-aerial"}
+    for work_order in work_orders.select_related("installation_record", "provisioning"):
+        record = work_order.installation_record
+        connected = AddressStatusChange.objects.get(
+            address_id=work_order.address_id,
+            from_status=AddressStatus.IN_DEPLOYMENT,
+            to_status=AddressStatus.CONNECTED,
+        )
+        assert connected.reason == f"{work_order.reference} accepted"
+        assert Decimal(-27) <= record.light_level_dbm <= Decimal(-8)
+        assert record.ont_serial.startswith("ZTEG") and len(record.ont_serial) == 12
+        assert record.record["tasks"][0]["name"] == "Hang the aerial drop from the pole"
+        assert all(task["completed_by"] for task in record.record["tasks"])
+        job = work_order.provisioning
+        assert (job.status, job.ont_serial) == (ProvisioningStatus.PENDING, record.ont_serial)
+        for service in Service.objects.filter(address_id=work_order.address_id):
+            assert service.ont_serial == record.ont_serial  # the ISP activated on that ONT
+    tasks = Task.objects.filter(work_order__in=work_orders)
+    assert set(tasks.values_list("status", flat=True)) == {TaskStatus.ACCEPTED}
+    drops = tasks.exclude(contractor=None)
+    assert drops.count() == 112
+    assert set(drops.values_list("accepted_by__username", flat=True)) == {"dispatcher"}
+    assert set(drops.values_list("crew__name", flat=True)) == {"Tiefbau Wedding Kolonne 1"}
+    # one photo per task that asks for one: the drop, the splice, the ONT
+    assert TaskPhoto.objects.filter(task__in=tasks).count() == 3 * 112
+    assert InstallationRecord.objects.count() == ProvisioningJob.objects.count() == 112
+
+
+def test_the_area_being_built_has_work_in_every_state(demo_town):
+    today = timezone.localdate()
+    work_orders = WorkOrder.objects.filter(address__area__code="13353")
+    assert Counter(work_orders.values_list("status", flat=True)) == {
+        WorkOrderStatus.OPEN: 268,
+        WorkOrderStatus.SCHEDULED: 19,
+        WorkOrderStatus.IN_PROGRESS: 6,
+        WorkOrderStatus.CANCELLED: 4,
+    }
+    # every address with a live order has exactly one live work order, and no other has one
+    ordered = set(
+        Order.objects.filter(
+            address__area__code="13353", status__in=LIVE_ORDER_STATUSES
+        ).values_list("address", flat=True)
+    )
+    live = work_orders.exclude(status=WorkOrderStatus.CANCELLED)
+    assert sorted(live.values_list("address", flat=True)) == sorted(ordered)
+    assert set(live.values_list("template__code", flat=True)) == {"sfu-underground"}
+    days = Counter(live.exclude(scheduled_for=None).values_list("scheduled_for", flat=True))
+    assert days[today] == 9
+    assert sorted(count for day, count in days.items() if day != today) == [4, 4, 4, 4]
+    assert all(day.weekday() < 5 for day in days if day != today)
+    tasks = Task.objects.filter(work_order__in=live)
+    problem = tasks.get(status=TaskStatus.PROBLEM)
+    assert problem.problem.startswith("Basement locked")
+    assert problem.crew.name == "Glasfaser-Team Nord"
+    waiting = tasks.get(status=TaskStatus.AWAITING_ACCEPTANCE)
+    assert waiting.contractor.name == "Tiefbau Wedding GmbH"
+    rework = tasks.get(status=TaskStatus.REWORK)
+    assert rework.rework_count == 1 and rework.work_order.reopened == 1
+    assert rework.events.get(kind="rejected").reason.startswith("The pavement")
+    assert tasks.filter(status=TaskStatus.ACCEPTED).count() == 4  # today's drops already in
+    # no work order in this area is finished, so no address here is connected
+    assert not InstallationRecord.objects.filter(address__area__code="13353").exists()
+
+
+def test_the_technicians_see_todays_tasks_in_route_order(demo_town, client):
+    from workorders.selectors import my_tasks_on
+
+    today = timezone.localdate()
+    tech = User.objects.get(username="tech")
+    contractor = User.objects.get(username="contractor")
+    nord = Crew.objects.get(name="Glasfaser-Team Nord")
+    plan = RoutePlan.objects.get(crew=nord, day=today)
+
+    mine = my_tasks_on(tech, today)
+    theirs = my_tasks_on(contractor, today)
+
+    assert len({task.work_order_id for task in mine}) == 5
+    assert {task.crew_id for task in mine} == {nord.pk}
+    stops = list(dict.fromkeys(task.work_order_id for task in mine))
+    assert stops == [pk for pk in plan.work_order_ids if pk in stops]
+    assert {task.status for task in theirs} == {TaskStatus.PENDING, TaskStatus.REWORK}
+    assert len(theirs) == 3
+    assert {task.contractor.name for task in theirs} == {"Tiefbau Wedding GmbH"}
+
+    client.force_login(tech)
+    page = client.get("/field/")
+    assert page.status_code == 200
+    assert mine[0].work_order.address.label in page.content.decode()
+
+    client.force_login(User.objects.get(username="dispatcher"))
+    kolonne = Crew.objects.get(name="Tiefbau Wedding Kolonne 1")
+    route = RoutePlan.objects.get(crew=kolonne, day=today)
+    assert route.distance_m < route.booking_order_distance_m
+    page = client.get(f"/field/ops/routes/{kolonne.pk}/{today.isoformat()}/")
+    assert page.status_code == 200
+    saving = route.booking_order_distance_m - route.distance_m
+    assert f"{saving:,} m".replace(",", " ") in page.content.decode().replace(",", " ")
+
+
+def test_deploying_a_waiting_area_fills_the_technicians_portals(demo_town):
+    from areas.services import area_deploy
+    from workorders.selectors import my_tasks_on
+    from workorders.services import tasks_assign, work_order_schedule
+
+    area = Area.objects.get(code="13407")  # above its target, waiting for a planner
+    dispatcher = User.objects.get(username="dispatcher")
+    ordered = set(
+        Order.objects.filter(address__area=area, status__in=LIVE_ORDER_STATUSES).values_list(
+            "address", flat=True
+        )
+    )
+
+    area_deploy(area=area, actor=User.objects.get(username="planner"), reason="go")
+
+    made = WorkOrder.objects.filter(address__area=area)
+    assert set(made.values_list("address", flat=True)) == ordered
+    assert set(made.values_list("template__code", flat=True)) == {"sfu-underground"}
+    assert set(Address.objects.filter(pk__in=ordered).values_list("status", flat=True)) == {
+        AddressStatus.IN_DEPLOYMENT
+    }
+    first = made.order_by("pk").first()
+    work_order_schedule(work_order=first, day=timezone.localdate(), actor=dispatcher)
+    nord = Crew.objects.get(name="Glasfaser-Team Nord")
+    tasks_assign(tasks=list(first.tasks.filter(contractor=None)), crew=nord, actor=dispatcher)
+    today = my_tasks_on(User.objects.get(username="tech"), timezone.localdate())
+    assert first.pk in {task.work_order_id for task in today}

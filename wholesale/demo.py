@@ -1,10 +1,12 @@
 """Demo scenario: three ISPs, and the orders that tell each area's story.
 
-- 13405 (live) and 13353 (in deployment) signed up well above their targets; in 13353 every
-  address with an order is being built, in 13405 they are connected and most activated: each
-  activation is the ISP's (`service_activate` on its order, with the home's ONT and the
-  ISP's VLANs); then three homes moved to another ISP, one upgraded, one ended its service;
-  the ISPs were told of every step (their notifications);
+- 13405 (live) and 13353 (in deployment) signed up well above their targets; each order
+  there got its installation work order at once (the workorders app's reaction), which put
+  its address into deployment. In 13353 they are being built; in 13405 the crews finished
+  them (workorders.demo, between the orders and the activations), which connected the homes,
+  and most are activated: each activation is the ISP's (`service_activate` on its order,
+  with the home's ONT and the ISP's VLANs); then three homes moved to another ISP, one
+  upgraded, one ended its service; the ISPs were told of every step (their notifications);
 - 13347 is just below its target and opted in to deploy at the target: two more signups
   and it moves into deployment on its own;
 - 13349 is far below its target as a whole, but its northern third is above it (a case
@@ -41,7 +43,6 @@ from areas.services import area_update
 from common.demo import DemoContext, demo_step
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
-from gis_core.services import address_connect, address_start_deployment
 from wholesale.activation import service_activate, service_change_profile, service_deactivate
 from wholesale.lifecycle import (
     LIVE_ORDER_STATUSES,
@@ -196,20 +197,6 @@ def _activate(order: Order, key: str) -> Service:
     )
 
 
-def _build(address: Address, *, connect: bool, activate: Order | None) -> None:
-    """Walk an address with a live order into deployment and to connected, and let the ISP
-    of `activate` activate its service there while that order is ready for it."""
-    key = address.demo_key
-    if address.status == AddressStatus.AWAITING_DEPLOYMENT:
-        address = address_start_deployment(address=address, reason=REASON)
-    if connect and address.status == AddressStatus.IN_DEPLOYMENT:
-        address = address_connect(address=address, reason=REASON)
-    if connect and activate is not None and address.status == AddressStatus.CONNECTED:
-        order = Order.objects.select_related("isp").get(pk=activate.pk)
-        if order.status == OrderStatus.READY_FOR_ACTIVATION:
-            _activate(order, key)
-
-
 @demo_step(order=60, name="Orders in the areas")
 @transaction.atomic
 def place_orders(context: DemoContext) -> None:
@@ -247,34 +234,11 @@ def place_orders(context: DemoContext) -> None:
             order = first_orders[address.pk]
             if order.status in LIVE_ORDER_STATUSES:
                 order_cancel(order=order, reason="customer changed their mind")
-        to_build = {address.pk: address for address in chosen[:live]} if plan.build else {}
-        activated = set()
-        for address in Address.objects.filter(pk__in=to_build).order_by("pk"):
-            address.demo_key = to_build[address.pk].demo_key
-            activate = (
-                first_orders[address.pk].isp_id is not None
-                and demand_unit("activated", address.demo_key) < ACTIVATED_SHARE
-                and plan.build == AddressStatus.CONNECTED
-            )
-            if activate:
-                activated.add(address.pk)
-            _build(
-                address,
-                connect=plan.build == AddressStatus.CONNECTED,
-                activate=first_orders[address.pk] if activate else None,
-            )
         for address in chosen[:live]:
             if demand_unit("second-order", address.demo_key) < SECOND_ORDER_SHARE:
                 first = first_orders[address.pk]
                 halfway = first.placed_at + (timezone.now() - first.placed_at) / 2
                 _place_once(orders, address, _other_isp(first.isp, isps), halfway)
-        single = [
-            address
-            for address in chosen[:live]
-            if address.pk in activated
-            and demand_unit("second-order", address.demo_key) >= SECOND_ORDER_SHARE
-        ]
-        _service_stories(single, first_orders, orders, isps, context)
         placed = len(orders) - before
         statuses = Counter(
             Address.objects.filter(area=area).values_list("status", flat=True).order_by()
@@ -285,6 +249,52 @@ def place_orders(context: DemoContext) -> None:
         )
     for code in DEPLOYS_AT_TARGET:
         _opt_in_to_deploy_at_target(code, context)
+
+
+@demo_step(order=66, name="ISPs activate their services on the connected homes")
+@transaction.atomic
+def activate_services(context: DemoContext) -> None:
+    """In each area the field has connected (workorders.demo finishes its installations),
+    most ISPs with an order at a connected home activate their service there; then some of
+    those homes' stories: a move to another ISP, an upgrade, an end."""
+    isps = demo_isps()
+    for code, plan in ORDER_SCENARIO.items():
+        area = Area.objects.filter(code=code, is_active=True).first()
+        if area is None or plan.build != AddressStatus.CONNECTED:
+            continue
+        live = round(plan.take_rate * area_homes(area))
+        chosen = ranked_addresses(area, salt=f"order:{code}", north_tilt=plan.north_tilt)[:live]
+        orders = {
+            (order.address_id, order.isp_id): order
+            for order in Order.objects.filter(address__area=area)
+            .select_related("isp")
+            .order_by("pk")
+        }
+        first_orders = {}
+        for address in chosen:
+            isp = _isp_for(address.demo_key, isps)
+            first_orders[address.pk] = orders[(address.pk, isp.pk if isp else None)]
+        activated, services = set(), 0
+        keys = {address.pk: address.demo_key for address in chosen}
+        for address in Address.objects.filter(pk__in=keys).order_by("pk"):
+            first = first_orders[address.pk]
+            if first.isp_id is None or demand_unit("activated", keys[address.pk]) >= (
+                ACTIVATED_SHARE
+            ):
+                continue
+            activated.add(address.pk)
+            ready = first.status == OrderStatus.READY_FOR_ACTIVATION
+            if address.status == AddressStatus.CONNECTED and ready:
+                _activate(first, keys[address.pk])
+                services += 1
+        single = [
+            address
+            for address in chosen
+            if address.pk in activated
+            and demand_unit("second-order", address.demo_key) >= SECOND_ORDER_SHARE
+        ]
+        _service_stories(single, first_orders, orders, isps, context)
+        context.say(f"{code}: {services} services activated")
 
 
 def _service_stories(

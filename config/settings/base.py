@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "gis_core",
     "areas",
     "wholesale",
+    "workorders",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -222,10 +224,26 @@ OUTBOX_RETRY_CAP_SECONDS = 3600
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "25"))
 OUTBOX_KEEP_DELIVERED_DAYS = int(env("OUTBOX_KEEP_DELIVERED_DAYS", "30"))
 
+# Installation work orders are due this many days after they are created.
+WORK_ORDER_DUE_DAYS = int(env("WORK_ORDER_DUE_DAYS", "21"))
+
 # ISP webhooks: plain http and private/loopback hosts are refused unless this is on (it is
 # on for `make run` and the tests, whose receivers listen on 127.0.0.1).
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+
+# Provisioning of finished installations' ONTs (docs/provisioning.md): which vendor's API
+# (simulator, calix, nokia, adtran), where it is, how to authenticate, how long to wait.
+# The default is the simulator that `make run` starts on 127.0.0.1:8970.
+PROVISIONING_VENDOR = env("PROVISIONING_VENDOR", "simulator").strip().lower()
+PROVISIONING_BASE_URL = env("PROVISIONING_BASE_URL", "http://127.0.0.1:8970")
+PROVISIONING_USERNAME = env("PROVISIONING_USERNAME", "")
+PROVISIONING_PASSWORD = env("PROVISIONING_PASSWORD", "")
+PROVISIONING_TOKEN = env("PROVISIONING_TOKEN", "")
+PROVISIONING_TIMEOUT_SECONDS = float(env("PROVISIONING_TIMEOUT_SECONDS", "10"))
+# Failed attempts in one round before a job is given up (dead, for the dispatcher); at most
+# OUTBOX_MAX_ATTEMPTS, so the job is marked before the outbox itself stops trying.
+PROVISIONING_MAX_ATTEMPTS = int(env("PROVISIONING_MAX_ATTEMPTS", "12"))
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them

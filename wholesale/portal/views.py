@@ -16,7 +16,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.paginator import Page, Paginator
@@ -100,15 +99,6 @@ def isp_portal_required(view):
         return view(request, *args, **kwargs)
 
     return guarded
-
-
-@login_required
-def home(request):
-    """Where "/" (and a sign-in without a next page) leads: ISP users to their portal,
-    everyone else to the map."""
-    if is_isp_user(request.user):
-        return redirect("isp:dashboard")
-    return redirect("areas:map")
 
 
 def _is_staff(request) -> bool:

@@ -23,4 +23,4 @@ class Command(BaseCommand):
         if context.logins:
             self.stdout.write(self.style.SUCCESS("Demo logins (username / password — role):"))
             for username, password, role in context.logins:
-                self.stdout.write(f"  {username:<10} / {password:<14} — {role}")
+                self.stdout.write(f"  {username:<10} / {password:<15} — {role}")

@@ -1,0 +1,2 @@
+"""Bringing up a finished installation's ONT on the access network, through a vendor adapter
+(docs/provisioning.md)."""
