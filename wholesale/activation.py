@@ -16,8 +16,6 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from accounts.models import User
-from areas.models import Signup
-from areas.services import signup_withdraw
 from common.errors import Conflict, DomainError, InvalidTransition
 from common.events import publish
 from gis_core.lifecycle import AddressStatus
@@ -37,7 +35,7 @@ from wholesale.lifecycle import (
 )
 from wholesale.models import Order, Product, Service, ServiceChange
 from wholesale.onboarding import isp_is_trading
-from wholesale.services import order_transition
+from wholesale.services import order_terminate, order_transition
 
 ACTIVATABLE = (AddressStatus.CONNECTED, AddressStatus.ACTIVATED)
 MAX_VLAN = 4094
@@ -129,15 +127,6 @@ def _end(service: Service, *, at: datetime, kind: str, actor: User | None, reaso
     )
     _history(service, kind, at, actor, reason, from_product_id=service.product_id)
     return service
-
-
-def _order_terminate(order: Order, *, actor: User | None, reason: str) -> Order:
-    """The order of a service that ended terminates, and its signup leaves the demand book
-    (a terminated order is no longer demand, as a cancelled one is not)."""
-    order = order_transition(order=order, to=OrderStatus.TERMINATED, actor=actor, reason=reason)
-    if Signup.objects.filter(order_key=order.demand_key, withdrawn_at=None).exists():
-        signup_withdraw(order_key=order.demand_key, actor=actor)
-    return order
 
 
 @transaction.atomic
@@ -234,8 +223,8 @@ def service_activate(
             actor=actor,
             reason="the customer moved to another ISP",
         )
-        current.order = _order_terminate(
-            current.order, actor=actor, reason="the customer moved to another ISP"
+        current.order = order_terminate(
+            order=current.order, actor=actor, reason="the customer moved to another ISP"
         )
         _event(SERVICE_DEACTIVATED, current, at, switched=True, reason="switched")
 
@@ -321,7 +310,9 @@ def service_deactivate(
     address = Address.objects.select_for_update().get(pk=service.address_id)
     at = _instant(at, not_before=service.activated_at, what="a deactivation")
     service = _end(service, at=at, kind=ServiceChangeKind.DEACTIVATED, actor=actor, reason=reason)
-    service.order = _order_terminate(service.order, actor=actor, reason=reason or "deactivated")
+    service.order = order_terminate(
+        order=service.order, actor=actor, reason=reason or "deactivated"
+    )
     still_live = Service.objects.filter(address=address, status=ServiceStatus.ACTIVE).exists()
     if not still_live and address.status == AddressStatus.ACTIVATED:
         address_deactivate(

@@ -268,6 +268,15 @@ def isp_order_place(
     )
 
 
+def order_terminate(*, order: Order, actor: User | None = None, reason: str = "") -> Order:
+    """The service of an active order ended (deactivated, or the line moved to another ISP):
+    the order terminates and its signup leaves the demand book, as a cancelled one does.
+    Called inside the transaction of the service's end."""
+    order = order_transition(order=order, to=OrderStatus.TERMINATED, actor=actor, reason=reason)
+    signup_withdraw(order_key=order.demand_key, actor=actor)
+    return order
+
+
 # --- the marketplace: signups and interests -------------------------------------------------
 
 
