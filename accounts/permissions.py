@@ -3,10 +3,12 @@
 - *owner staff*: any member of the network owner's organisation (or a superuser); they may
   read the planners' pages, the area API and the tiles;
 - *operators*: the owner's operator admins and planners; they may also change things
-  (split areas, move phases, share queries).
+  (split areas, move phases, share queries);
+- *dispatchers*: the owner's dispatchers and operator admins; they plan and accept field work;
+- *field users*: the owner's technicians and active contractors' technicians (and
+  dispatchers); they use the field portal;
 - *ISP users*: members (role ISP user) of an ISP that is trading (active); they use the
   ISP portal and API, which show them their own ISP's business only.
-Contractor users are none of these: their door comes with the field issue.
 """
 
 from functools import wraps
@@ -18,6 +20,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from accounts.roles import OrganisationKind, Role
 
 OPERATOR_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.PLANNER})
+DISPATCH_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.DISPATCHER})
 
 
 def is_owner_staff(user) -> bool:
@@ -46,6 +49,37 @@ def is_isp_user(user) -> bool:
         and organisation.is_active
         and user.role == Role.ISP_USER
     )
+
+
+def is_dispatcher(user) -> bool:
+    """The owner's dispatchers and operator admins (and superusers): plan, accept, reject."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    org = user.organisation
+    return org is not None and org.kind == OrganisationKind.OWNER and user.role in DISPATCH_ROLES
+
+
+def is_field_user(user) -> bool:
+    """Anyone with a door into the field portal: technicians, contractor technicians of an
+    active contractor, dispatchers."""
+    if is_dispatcher(user):
+        return True
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    org = user.organisation
+    if org is None or not org.is_active:
+        return False
+    return (org.kind == OrganisationKind.OWNER and user.role == Role.TECHNICIAN) or (
+        org.kind == OrganisationKind.CONTRACTOR and user.role == Role.CONTRACTOR_TECHNICIAN
+    )
+
+
+def works_for_contractor(user) -> bool:
+    """The user is a contractor's technician (else: the owner's own staff)."""
+    org = user.organisation
+    return org is not None and org.kind == OrganisationKind.CONTRACTOR
 
 
 def owner_staff_required(view):

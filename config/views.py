@@ -3,9 +3,8 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 
-from accounts.permissions import is_isp_user
+from accounts.permissions import is_field_user, is_isp_user
 from accounts.roles import Role
-from workorders.services import is_field_user
 
 
 @login_required

@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.permissions import is_dispatcher
 from accounts.roles import OrganisationKind
 from common.errors import DomainError, InvalidTransition, PermissionDenied
 from wholesale.lifecycle import BookingStatus
@@ -25,7 +26,7 @@ from workorders.lifecycle import OPEN_TASK_STATUSES, TaskStatus, WorkOrderStatus
 from workorders.models import Crew, RoutePlan, Task, WorkOrder
 from workorders.routing import order_stops, route_length_m
 from workorders.selectors import suggest_crews
-from workorders.services import is_dispatcher, tasks_assign, work_order_schedule
+from workorders.services import tasks_assign, work_order_schedule
 
 # Work orders whose day may still move with their appointment.
 MOVABLE = (WorkOrderStatus.OPEN, WorkOrderStatus.SCHEDULED)

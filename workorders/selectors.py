@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.permissions import is_dispatcher, is_field_user, works_for_contractor
 from accounts.roles import OrganisationKind
 from workorders.lifecycle import (
     LIVE_WORK_ORDER_STATUSES,
@@ -16,7 +17,6 @@ from workorders.lifecycle import (
     WorkOrderStatus,
 )
 from workorders.models import Crew, RoutePlan, Task, WorkOrder
-from workorders.services import is_dispatcher, is_field_user, works_for_contractor
 
 STUCK_AFTER = timedelta(days=3)  # in progress without a change for this long
 

@@ -14,12 +14,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.roles import OrganisationKind, Role
+from accounts.permissions import is_dispatcher, is_field_user, works_for_contractor
+from accounts.roles import OrganisationKind
 from common.errors import DomainError, InvalidTransition, PermissionDenied
 from common.events import publish
 from gis_core.lifecycle import AddressStatus, PremisesType
 from gis_core.models import Address
 from gis_core.services import address_connect, address_stop_deployment
+from wholesale.lifecycle import OrderStatus
 from wholesale.models import Order
 from workorders.events import (
     PROVISIONING_REQUESTED,
@@ -57,43 +59,11 @@ from workorders.models import (
     WorkTemplate,
 )
 
-DISPATCH_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.DISPATCHER})
 DEFAULT_SPEED_PROFILE = ("default", 0, 0)
 SIGNATURE_MAX_CHARS = 100_000  # a data URL of a signature pad's picture
 
 
-# --- who may do what -------------------------------------------------------------------------
-
-
-def is_dispatcher(user) -> bool:
-    """The owner's dispatchers and operator admins (and superusers): plan, accept, reject."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    org = user.organisation
-    return org is not None and org.kind == OrganisationKind.OWNER and user.role in DISPATCH_ROLES
-
-
-def is_field_user(user) -> bool:
-    """Anyone with a door into the field portal: technicians, contractor technicians of an
-    active contractor, dispatchers."""
-    if is_dispatcher(user):
-        return True
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    org = user.organisation
-    if org is None or not org.is_active:
-        return False
-    return (org.kind == OrganisationKind.OWNER and user.role == Role.TECHNICIAN) or (
-        org.kind == OrganisationKind.CONTRACTOR and user.role == Role.CONTRACTOR_TECHNICIAN
-    )
-
-
-def works_for_contractor(user) -> bool:
-    """The user is a contractor's technician (else: the owner's own staff)."""
-    org = user.organisation
-    return org is not None and org.kind == OrganisationKind.CONTRACTOR
+# --- who may work on what ------------------------------------------------------------------
 
 
 def may_work_on(user, task: Task) -> bool:
@@ -572,7 +542,7 @@ def _speed_profile(address_id: int) -> tuple[str, int, int]:
     """The speed profile to provision: the first ISP order's product, else the default."""
     order = (
         Order.objects.filter(address_id=address_id, offering__isnull=False)
-        .exclude(status__in=["cancelled", "terminated"])
+        .exclude(status__in=[OrderStatus.CANCELLED, OrderStatus.TERMINATED])
         .select_related("offering__product")
         .order_by("pk")
         .first()

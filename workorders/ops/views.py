@@ -1,7 +1,7 @@
 """The dispatchers' pages (/field/ops/): the overview, a work order, a crew's route for a day
 and the day's appointments.
 
-Only dispatchers (workorders.services.is_dispatcher) come in; anyone else signed in gets a
+Only dispatchers (accounts.permissions.is_dispatcher) come in; anyone else signed in gets a
 403. Every change is one service call behind a POST form with CSRF; a refusal (DomainError)
 comes back as a message on the page, and every POST redirects to a page to GET.
 """
@@ -24,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Organisation
+from accounts.permissions import is_dispatcher
 from accounts.roles import OrganisationKind
 from areas.lifecycle import AreaPhase
 from areas.models import Area
@@ -65,7 +66,7 @@ def dispatcher_required(view):
     def guarded(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not services.is_dispatcher(request.user):
+        if not is_dispatcher(request.user):
             raise PermissionDenied("only the network owner's dispatchers may open this page")
         return view(request, *args, **kwargs)
 

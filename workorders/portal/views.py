@@ -30,13 +30,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import is_field_user
 from common.errors import DomainError
 from workorders.lifecycle import OPEN_TASK_STATUSES, Evidence, TaskStatus
 from workorders.models import Task, TaskPhoto
 from workorders.portal.forms import EvidenceForm, PhotoForm, ProblemForm
 from workorders.selectors import my_tasks_on, tasks_visible_to
 from workorders.services import (
-    is_field_user,
     task_complete,
     task_photo_add,
     task_report_problem,
