@@ -140,7 +140,8 @@ def standard_template() -> WorkTemplate:
 
 
 def _candidates_sql(where: str) -> str:
-    """Addresses (aliased a) matching `where` that want a build and have no live job."""
+    """Addresses (aliased a) matching `where` that want a build, with their first such order
+    and their template (a job they have already is skipped by the insert's ON CONFLICT)."""
     return f"""
         FROM {Address._meta.db_table} a
         JOIN LATERAL (SELECT min(o.id) AS order_id FROM {Order._meta.db_table} o
@@ -192,8 +193,7 @@ def _create(where: str, params: dict, *, area_id: int | None, actor: User | None
         "now": timezone.now(),
         "due": timezone.localdate() + timedelta(days=settings.WORK_ORDER_DUE_DAYS),
     }
-    if not WorkTemplate.objects.filter(code=STANDARD_CODE).exists():
-        standard_template()
+    standard_template()  # made on first use; afterwards one lookup
     _refuse_untemplated(where, params)
     wo, task, tt = WorkOrder._meta.db_table, Task._meta.db_table, TaskTemplate._meta.db_table
     history = WorkOrderStatusChange._meta.db_table
