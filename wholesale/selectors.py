@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -132,27 +132,32 @@ def maintenance_upcoming(now=None) -> QuerySet[MaintenanceWindow]:
     return MaintenanceWindow.objects.filter(ends_at__gt=now).select_related("area")
 
 
-def _addresses_in_status(*statuses: str) -> Coalesce:
+def _addresses_in_status(*statuses: str, homes: bool = False) -> Coalesce:
+    """Per area (a correlated subquery): its addresses in these statuses, or with `homes`
+    the homes they hold (MDU units counted)."""
     counted = (
         Address.objects.filter(area_id=OuterRef("pk"), status__in=statuses)
         .order_by()
         .values("area_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("units") if homes else Count("pk"))
         .values("n")
     )
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def areas_build_progress() -> QuerySet[Area]:
-    """Active areas with their kept figures and how many of their addresses are connected
-    (`connected`, counting activated ones) and `activated`: the build progress every ISP may
-    read (no demand per ISP). By code."""
+    """Active areas with their kept figures (homes and addresses in `figures`) and how many
+    of their addresses are connected (`connected`, counting activated ones), `activated`, and
+    the homes those connected addresses hold (`built_homes`): the build progress every ISP may
+    read and the dispatchers watch (no demand per ISP). By code."""
+    built = (AddressStatus.CONNECTED, AddressStatus.ACTIVATED)
     return (
         Area.objects.filter(is_active=True)
         .select_related("figures")
         .annotate(
-            connected=_addresses_in_status(AddressStatus.CONNECTED, AddressStatus.ACTIVATED),
+            connected=_addresses_in_status(*built),
             activated=_addresses_in_status(AddressStatus.ACTIVATED),
+            built_homes=_addresses_in_status(*built, homes=True),
         )
         .order_by("code")
     )

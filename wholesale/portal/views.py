@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -45,6 +45,7 @@ from wholesale.notifications import notifications_mark_read, webhook_replay, web
 from wholesale.onboarding import isp_token_create, isp_webhook_secret_rotate, isp_webhook_set
 from wholesale.portal import forms
 from wholesale.selectors import (
+    areas_build_progress,
     customer_orders_for,
     customers_for,
     deliveries_for,
@@ -72,7 +73,6 @@ CHART_BASELINE = 120
 LOOKUP_MATCHES = 10
 MAINTENANCE_SHOWN = 20
 REVEAL_KEY = "isp_portal_reveal"  # a new secret or token key, shown once after its POST
-BUILT = (AddressStatus.CONNECTED, AddressStatus.ACTIVATED)
 STAFF_READ_ONLY = "the owner's staff see the ISPs' business read-only; its own users change it"
 STATE_LABELS = {
     "available": "available now",
@@ -796,12 +796,8 @@ def network(request):
         Area.objects.filter(is_active=True).order_by().values_list("phase").annotate(n=Count("pk"))
     )
     areas = (
-        Area.objects.filter(is_active=True)
-        .annotate(
-            homes=Coalesce(Sum("addresses__units"), 0),
-            built_homes=Coalesce(Sum("addresses__units", filter=Q(addresses__status__in=BUILT)), 0),
-            phase_rank=PHASE_RANK,
-        )
+        areas_build_progress()
+        .annotate(homes=Coalesce("figures__homes", 0), phase_rank=PHASE_RANK)
         .order_by("-phase_rank", "code")
     )
     phase = request.GET.get("phase", "")
