@@ -7,6 +7,7 @@
 - *dispatchers*: the owner's dispatchers and operator admins; they plan and accept field work;
 - *field users*: the owner's technicians and active contractors' technicians (and
   dispatchers); they use the field portal;
+- *finance*: the owner's finance staff and operator admins; they use the billing pages;
 - *ISP users*: members (role ISP user) of an ISP that is trading (active); they use the
   ISP portal and API, which show them their own ISP's business only.
 """
@@ -21,6 +22,7 @@ from accounts.roles import OrganisationKind, Role
 
 OPERATOR_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.PLANNER})
 DISPATCH_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.DISPATCHER})
+FINANCE_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.FINANCE})
 
 
 def is_owner_staff(user) -> bool:
@@ -59,6 +61,12 @@ def is_dispatcher(user) -> bool:
         return True
     org = user.organisation
     return org is not None and org.kind == OrganisationKind.OWNER and user.role in DISPATCH_ROLES
+
+
+def is_finance(user) -> bool:
+    """The owner's finance staff and operator admins (and superusers): invoices, settlement,
+    revenue assurance, price overrides."""
+    return is_owner_staff(user) and (user.is_superuser or user.role in FINANCE_ROLES)
 
 
 def is_field_user(user) -> bool:
@@ -108,6 +116,29 @@ def operator_required(view):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def finance_required(view):
+    """Page decorator: sign-in first, then 403 for anyone but the owner's finance staff."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_finance(request.user):
+            raise PermissionDenied("only the network owner's finance staff may open this page")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+class IsFinance(BasePermission):
+    """API: the owner's finance staff and operator admins only."""
+
+    message = "only the network owner's finance staff may use this endpoint"
+
+    def has_permission(self, request, view) -> bool:
+        return is_finance(request.user)
 
 
 class IsOwnerStaff(BasePermission):

@@ -25,6 +25,10 @@ urlpatterns = [
     path("field/ops/", include("workorders.ops.urls")),
     # technicians' door
     path("field/", include("workorders.portal.urls", namespace="field")),
+    # finance's door: invoices, connection charges, subscriptions, settlement, KPIs
+    path("billing/", include("billing.pages.urls")),
+    # ISPs' settlement statements (billing's, inside the ISPs' door)
+    path("isp/statements/", include("billing.isp_urls")),
     # ISPs' door: their own orders, services, customers, webhooks; the shared network data
     path("isp/", include("wholesale.portal.urls", namespace="isp")),
     # machine doors
@@ -34,7 +38,9 @@ urlpatterns = [
     path("api/", include("gis_core.api.urls")),
     path("api/", include("common.query_api_urls")),
     path("api/", include("wholesale.api.urls")),
+    path("api/isp/statements/", include("billing.isp_api_urls")),
     path("api/isp/", include("wholesale.isp_api.urls")),
+    path("api/billing/", include("billing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

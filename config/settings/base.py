@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "areas",
     "wholesale",
     "workorders",
+    "billing",
     "integrations",
 ]
 

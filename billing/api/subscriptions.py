@@ -1,0 +1,5 @@
+"""Finance API: subscriptions and billing runs."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

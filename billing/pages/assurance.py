@@ -1,0 +1,5 @@
+"""Finance pages: revenue-assurance exceptions, price overrides and settlement statements."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

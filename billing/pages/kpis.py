@@ -1,0 +1,5 @@
+"""Finance pages: the finance overview and the board KPIs."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
