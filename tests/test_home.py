@@ -10,7 +10,7 @@ from accounts.services import organisation_create, user_create
     ("kind", "role", "door"),
     [
         (OrganisationKind.OWNER, Role.PLANNER, "/map/"),
-        (OrganisationKind.OWNER, Role.FINANCE, "/map/"),
+        (OrganisationKind.OWNER, Role.FINANCE, "/billing/"),
         (OrganisationKind.OWNER, Role.DISPATCHER, "/field/ops/"),
         (OrganisationKind.OWNER, Role.TECHNICIAN, "/field/"),
         (OrganisationKind.CONTRACTOR, Role.CONTRACTOR_TECHNICIAN, "/field/"),
