@@ -564,9 +564,12 @@ SELECT s.id AS subscription_id, s.provider_id, s.customer_id, s.isp_id, s.order_
    AND s.billed_until < %(end)s AND s.started_at < %(end)s
 """
 
-_INVOICES_SQL = """
+_NEW_TABLE_SQL = """
 CREATE TEMP TABLE billing_sub_new ON COMMIT DROP AS
-SELECT 0::bigint AS invoice_id, d.* FROM billing_sub_due d WITH NO DATA;
+SELECT 0::bigint AS invoice_id, d.* FROM billing_sub_due d WITH NO DATA
+"""
+
+_INVOICES_SQL = """
 WITH made AS (
     INSERT INTO billing_invoice (created_at, updated_at, provider_id, kind, status, customer_id,
                                  isp_id, order_id, subscription_id, run_id, currency, subtotal,
@@ -717,6 +720,7 @@ def subscriptions_bill_month(
         cursor.execute(_DUE_LOCK_SQL, params)
         cursor.execute(_DUE_SQL, params)
         due = cursor.rowcount
+        cursor.execute(_NEW_TABLE_SQL)
         cursor.execute(_INVOICES_SQL, params)
         invoices = cursor.rowcount
         lines = 0
