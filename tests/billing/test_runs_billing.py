@@ -42,7 +42,7 @@ def test_the_daily_run_bills_the_month_in_advance_once(town, billing):
 
     assert again.pk == run.pk and run.status == RunStatus.DONE
     assert run.counts["steps"]["subscriptions"]["invoices"] == 1
-    first, april = invoices_of(subscription)
+    _, april = invoices_of(subscription)
     assert lines_of(april) == [(LineKind.PERIOD, Decimal("39.90"))]
     assert april.lines.get().description == "Spree 500, April 2026"
     assert april.idempotency_key == f"sub:{subscription.pk}:2026-04"
