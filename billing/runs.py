@@ -145,3 +145,22 @@ def billing_run_monthly(
         actor=actor,
         progress=progress,
     )
+
+
+def billing_run_start(*, actor=None) -> tuple[BillingRun, bool]:
+    """Today's daily run, handed to a worker after commit unless it is done already:
+    (run, started)."""
+    from billing.tasks import billing_daily_run_task
+
+    on = timezone.localdate()
+    with transaction.atomic():
+        run, to_start = billing_run_request(on=on, actor=actor)
+        if to_start:
+            actor_id = getattr(actor, "pk", None)
+            transaction.on_commit(lambda: billing_daily_run_task.delay(on.isoformat(), actor_id))
+    return run, to_start
+
+
+def runs_list():
+    """The billing runs, newest first."""
+    return BillingRun.objects.order_by("-started_at", "-id")

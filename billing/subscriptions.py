@@ -753,3 +753,36 @@ def subscriptions_bill_month(
         "issued": issued,
         "amount": str(amount),
     }
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def subscriptions_filtered(*, status: str = "", isp: str | int = "", blocked: str = ""):
+    """Subscriptions, newest first, with what a list row shows (no N+1); filters ignore
+    values they do not understand."""
+    queryset = Subscription.objects.select_related(
+        "isp", "product", "offering", "order", "service", "customer", "provider", "promotion"
+    ).order_by("-started_at", "-id")
+    if status in SubscriptionStatus.values:
+        queryset = queryset.filter(status=status)
+    if str(isp).isdigit():
+        queryset = queryset.filter(isp_id=int(isp))
+    if str(blocked).lower() in ("true", "1", "yes"):
+        queryset = queryset.filter(billing_blocked=True)
+    elif str(blocked).lower() in ("false", "0", "no"):
+        queryset = queryset.filter(billing_blocked=False)
+    return queryset
+
+
+def subscription_detail():
+    """Subscriptions with their segments, invoices and overrides prefetched."""
+    from django.db.models import Prefetch
+
+    from billing.models import Invoice, PriceOverride
+
+    return subscriptions_filtered().prefetch_related(
+        Prefetch("segments", SubscriptionSegment.objects.select_related("product")),
+        Prefetch("invoices", Invoice.objects.order_by("-id")),
+        Prefetch("overrides", PriceOverride.objects.select_related("requested_by", "approved_by")),
+    )

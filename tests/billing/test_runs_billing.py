@@ -204,3 +204,19 @@ def test_two_workers_at_once_create_nothing_twice(town, billing):
     for subscription in subscriptions:
         subscription.refresh_from_db()
         assert subscription.billed_until == MAY
+
+
+@pytest.mark.django_db
+def test_the_command_runs_a_day_or_a_month_and_prints_a_summary(town, billing):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    activate(town, START)
+    out = StringIO()
+    call_command("billing_run", "--date", "2026-04-01", stdout=out, verbosity=0)
+    assert "done" in out.getvalue() and "subscriptions" in out.getvalue()
+    out = StringIO()
+    call_command("billing_run", "--month", "2026-05", "--date", "2026-05-01", stdout=out)
+    assert Invoice.objects.filter(idempotency_key__endswith=":2026-05").count() == 1
+    assert BillingRun.objects.filter(kind=RunKind.MONTHLY).count() == 1
