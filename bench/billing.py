@@ -95,7 +95,8 @@ _SETUP_SQL = [
     """INSERT INTO billing_promotion (created_at, updated_at, name, scope, kind, value, months,
                                       valid_from)
        SELECT now(), now(), name, 'retail', kind, value, 3, date '2015-01-01'
-         FROM (VALUES (%(tag)s::text || ' half', 'percent', 50), (%(tag)s::text || ' ten', 'amount', 10))
+         FROM (VALUES (%(tag)s::text || ' half', 'percent', 50),
+                      (%(tag)s::text || ' ten', 'amount', 10))
               AS p (name, kind, value)""",
     # one order per subscription, at addresses spread over the county (7919 is prime to 1e6)
     """INSERT INTO wholesale_order (created_at, updated_at, reference, address_id, isp_id, status,
@@ -115,7 +116,8 @@ _SETUP_SQL = [
                                          product_id, offering_id, catalog_price, monthly_price,
                                          discount, currency, status, started_at, billed_until,
                                          promotion_id, promotion_ends_at, billing_blocked)
-       SELECT now(), now(), o.id, prov.id, o.isp_id, %(product)s::bigint, o.offering_id, o.monthly_price,
+       SELECT now(), now(), o.id, prov.id, o.isp_id, %(product)s::bigint, o.offering_id,
+              o.monthly_price,
               o.monthly_price, CASE WHEN o.n %% 10 = 3 THEN 5 ELSE 0 END, 'EUR', 'active',
               start.at, %(billed_until)s::timestamptz,
               CASE WHEN o.n %% 5 = 0 THEN promo.id END,
@@ -222,7 +224,8 @@ _RAW_SQL = [
        SELECT now(), now(), s.provider_id, 'subscription', 'issued',
               p.invoice_prefix || '-' || %(year)s::int || '-'
                   || lpad(n.seq::text, 6, '0'), %(year)s::int, n.seq, s.customer_id, s.isp_id,
-              s.order_id, s.id, p.currency, 0, 0, 0, 0, s.billed_until, %(end)s::timestamptz, %(on)s::date,
+              s.order_id, s.id, p.currency, 0, 0, 0, 0, s.billed_until, %(end)s::timestamptz,
+              %(on)s::date,
               %(on)s::date + p.payment_terms_days, false, 0, '',
               'sub:' || s.id || ':' || %(month)s::text
          FROM billing_subscription s
@@ -230,7 +233,8 @@ _RAW_SQL = [
          JOIN (SELECT id, row_number() OVER (PARTITION BY provider_id ORDER BY id) AS seq
                  FROM billing_subscription
                 WHERE status = 'active' AND NOT billing_blocked
-                  AND billed_until < %(end)s::timestamptz AND started_at < %(end)s::timestamptz) AS n ON n.id = s.id""",
+                  AND billed_until < %(end)s::timestamptz
+                  AND started_at < %(end)s::timestamptz) AS n ON n.id = s.id""",
     # the rows: each segment's part of each month, the promotion's and the standing discount
     """INSERT INTO billing_invoiceline (invoice_id, position, kind, description, quantity,
                                         unit_amount, amount, period_start, period_end,
@@ -303,7 +307,8 @@ _RAW_SQL = [
     # billed until the end of the month
     """UPDATE billing_subscription s SET billed_until = %(end)s::timestamptz
          FROM billing_invoice i
-        WHERE i.subscription_id = s.id AND i.idempotency_key = 'sub:' || s.id || ':' || %(month)s::text
+        WHERE i.subscription_id = s.id
+          AND i.idempotency_key = 'sub:' || s.id || ':' || %(month)s::text
           AND s.billed_until < %(end)s::timestamptz""",
 ]
 
