@@ -216,6 +216,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "common.tasks.outbox_prune_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    "billing-daily-run": {
+        "task": "billing.tasks.billing_daily_run_task",
+        "schedule": crontab(hour=int(env("BILLING_RUN_HOUR", "2")), minute=5),
+    },
 }
 
 # --- oanm -------------------------------------------------------------------
@@ -224,6 +228,9 @@ OUTBOX_RETRY_BASE_SECONDS = int(env("OUTBOX_RETRY_BASE_SECONDS", "5"))
 OUTBOX_RETRY_CAP_SECONDS = 3600
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "25"))
 OUTBOX_KEEP_DELIVERED_DAYS = int(env("OUTBOX_KEEP_DELIVERED_DAYS", "30"))
+
+# The daily billing run (billing.runs) starts at this local hour (beat: "billing-daily-run").
+BILLING_RUN_HOUR = int(env("BILLING_RUN_HOUR", "2"))
 
 # Installation work orders are due this many days after they are created.
 WORK_ORDER_DUE_DAYS = int(env("WORK_ORDER_DUE_DAYS", "21"))
