@@ -42,7 +42,6 @@ class IspStatementSerializer(serializers.ModelSerializer):
             "id",
             "isp",
             "month",
-            "status",
             "currency",
             "service_days",
             "amount",
