@@ -345,3 +345,13 @@ def test_csv_has_a_row_per_line_and_the_pdf_is_a_pdf(town, plans):
     assert rows[0]["full_days"] == "30" and rows[0]["amount"] == "30.00"
     assert rows[0]["month"] == "2024-04" and rows[0]["kind"] == "wholesale"
     assert statement_pdf(statement).startswith(b"%PDF")
+
+
+def test_the_day_the_clocks_change_counts_in_full_when_active_all_day(town, plans):
+    # 31 March 2024 has 23 hours in Berlin; March has 31 days: 30.00 × 31 / 31
+    service = live_service(town, 0, isp=1, offering=plans["offerings"][1], when=at(2024, 2, 1, 9))
+
+    statements_generate(month=dt.date(2024, 3, 1))
+
+    line = line_of(service)
+    assert (line.full_days, line.half_days, line.amount) == (31, 0, Decimal("30.00"))
