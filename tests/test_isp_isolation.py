@@ -27,6 +27,8 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken
 from accounts.roles import Role
 from accounts.services import user_create
+from billing.lifecycle import LineKind, StatementStatus
+from billing.models import BillingProvider, SettlementLine, SettlementStatement
 from tests.wholesale import conftest as wholesale_fixtures
 from tests.wholesale.conftest import build
 from wholesale.activation import service_activate
@@ -61,6 +63,7 @@ KIND_BY_PARAMETER = {
     "offering_id": "offering",
     "product_id": "product",
     "token_id": "token",
+    "statement_id": "statement",
 }
 # … or, for a bare pk/id, the path segment before it does.
 KIND_BY_SEGMENT = {
@@ -77,6 +80,7 @@ KIND_BY_SEGMENT = {
     "offerings": "offering",
     "products": "product",
     "tokens": "token",
+    "statements": "statement",
 }
 GENERIC_PARAMETERS = {"pk", "id"}
 # Vertically shared: every ISP may read these, but they must name nothing of another ISP.
@@ -213,6 +217,7 @@ def _business(town, index: int, tag: str, receiver_url: str) -> Business:
     user = user_create(username=f"{tag.lower()}-ops", organisation=isp, role=Role.ISP_USER)
     token, _ = isp_token_create(user=user, name=f"{tag} CRM", scopes=["read"])
     notification = IspNotification.objects.filter(isp=isp).order_by("pk").first()
+    statement = _statement(town, isp, service, tag)
     delivery = WebhookDelivery.objects.filter(isp=isp).order_by("pk").first()
     orders = list(Order.objects.filter(isp=isp))
     return Business(
@@ -227,6 +232,7 @@ def _business(town, index: int, tag: str, receiver_url: str) -> Business:
             "offering": offering,
             "product": offering.product,
             "token": token,
+            "statement": statement,
         },
         markers=[
             isp.name,
@@ -249,8 +255,36 @@ def _business(town, index: int, tag: str, receiver_url: str) -> Business:
                 IspNotification.objects.filter(isp=isp).values_list("pk", flat=True)
             ),
             "delivery": set(WebhookDelivery.objects.filter(isp=isp).values_list("pk", flat=True)),
+            "statement": {statement.pk},
         },
     )
+
+
+def _statement(town, isp, service, tag: str) -> SettlementStatement:
+    """An issued settlement statement of the ISP, with a line for its service."""
+    provider, _ = BillingProvider.objects.get_or_create(
+        organisation=town.billing, defaults={"name": "Owner billing", "invoice_prefix": "OWN"}
+    )
+    statement = SettlementStatement.objects.create(
+        isp=isp,
+        provider=provider,
+        month="2024-04-01",
+        status=StatementStatus.ISSUED,
+        currency="EUR",
+        actual_total="30.00",
+    )
+    SettlementLine.objects.create(
+        statement=statement,
+        kind=LineKind.WHOLESALE,
+        service=service,
+        address=service.address,
+        product=service.product,
+        description=f"{service.reference} · days of {tag}",
+        full_days=30,
+        monthly_rate="30.00",
+        amount="30.00",
+    )
+    return statement
 
 
 def _state_of(isp) -> list:
@@ -282,6 +316,11 @@ def _state_of(isp) -> list:
             ApiToken.objects.filter(organisation=isp)
             .order_by("pk")
             .values_list("pk", "revoked_at", "scopes")
+        ),
+        list(
+            SettlementStatement.objects.filter(isp=isp)
+            .order_by("pk")
+            .values_list("pk", "status", "actual_total", "invoice_id")
         ),
     ]
 
