@@ -16,8 +16,10 @@ from collections.abc import Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.assurance import exceptions_detect
 from billing.lifecycle import RunKind, RunStatus
 from billing.models import BillingRun
+from billing.settlement import month_start, statements_generate
 from billing.subscriptions import subscriptions_bill_month
 
 Step = tuple[str, Callable[..., dict]]
@@ -30,9 +32,25 @@ def subscriptions_bill_current_month(*, on: dt.date, run: BillingRun | None) -> 
     return subscriptions_bill_month(month=on.replace(day=1), run=run, on=on)
 
 
+def settlement_last_month(*, on: dt.date, run: BillingRun | None) -> dict:
+    """Settle the month before `on` with every ISP (issued once; later days change nothing)."""
+    last_month = month_start(on.replace(day=1) - dt.timedelta(days=1))
+    return statements_generate(month=last_month, run=run, on=on)
+
+
+def settlement_month_so_far(*, on: dt.date, run: BillingRun | None) -> dict:
+    """Regenerate the draft statements of `on`'s month so far (finance watches them grow)."""
+    return statements_generate(month=on.replace(day=1), run=run, on=on, issue=False)
+
+
 # The daily steps, in order: (label, callable(on=, run=) -> counts). Add a step with one line.
+# Revenue assurance runs first, so a subscription whose ONT binding broke is held back
+# from the same run's billing.
 DAILY_STEPS: list[Step] = [
+    ("revenue assurance", exceptions_detect),
     ("subscriptions", subscriptions_bill_current_month),
+    ("settlement of last month", settlement_last_month),
+    ("settlement so far", settlement_month_so_far),
 ]
 
 

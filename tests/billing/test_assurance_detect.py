@@ -125,6 +125,10 @@ def test_billing_after_the_service_ended_is_raised_and_cleared_when_the_subscrip
     service = live_service(town, 0, isp=1, when=at(2024, 5, 1, 8))
     subscription = subscription_for(service, billing)
     service_deactivate(service=service, at=at(2024, 5, 5, 8))
+    # as if the end had never reached billing (a fault the check exists to catch)
+    Subscription.objects.filter(pk=subscription.pk).update(
+        status=SubscriptionStatus.ACTIVE, ended_at=None
+    )
 
     detect()
 
@@ -166,6 +170,8 @@ def test_a_profile_change_not_followed_by_billing_is_a_plan_mismatch(town, billi
     billed = service.product
     faster = ProductFactory(name="Fibre 1000", code="fibre-1000")
     service_change_profile(service=service, product=faster, at=at(2024, 5, 3, 8))
+    # as if billing had missed the change (a fault the check exists to catch)
+    Subscription.objects.filter(pk=subscription.pk).update(product=billed)
 
     detect()
 

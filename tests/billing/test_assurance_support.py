@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from billing.lifecycle import SubscriptionStatus
-from billing.models import Subscription
+from billing.models import BillingArrangement, Subscription
 from tests.wholesale.conftest import build
 from wholesale.activation import service_activate
 from wholesale.models import Offering, Service
@@ -53,7 +53,18 @@ def service_on(town, address, *, isp=0, offering=None, when=None, serial=None, u
         unit=unit,
         placed_at=when - dt.timedelta(days=1),
     )
-    return service_activate(order=order, ont_serial=serial or f"ONT{address.pk}X{unit}", at=when)
+    # Activated while the ISP's arrangement names no subscription provider, so billing makes
+    # no subscription of its own: each test makes the one (if any) its case needs.
+    arrangement = BillingArrangement.objects.filter(isp=offering.isp).first()
+    provider_id = arrangement.subscription_provider_id if arrangement else None
+    if arrangement is not None:
+        BillingArrangement.objects.filter(pk=arrangement.pk).update(subscription_provider=None)
+    service = service_activate(order=order, ont_serial=serial or f"ONT{address.pk}X{unit}", at=when)
+    if arrangement is not None:
+        BillingArrangement.objects.filter(pk=arrangement.pk).update(
+            subscription_provider_id=provider_id
+        )
+    return service
 
 
 def subscription_for(service: Service, billing, /, **fields) -> Subscription:

@@ -154,7 +154,7 @@ def test_a_failing_step_fails_the_run_and_a_rerun_resumes(town, billing, monkeyp
         billing_run_daily(on=dt.date(2026, 4, 1))
     run = BillingRun.objects.get(kind=RunKind.DAILY, period=dt.date(2026, 4, 1))
     assert run.status == RunStatus.FAILED and "ledger is away" in run.error
-    assert list(run.counts["steps"]) == ["subscriptions"]
+    assert set(run.counts["steps"]) == {label for label, _ in steps[:-1]}  # jsonb: no order
 
     steps[-1] = ("broken", lambda *, on, run: {"fixed": 1})
     run = billing_run_daily(on=dt.date(2026, 4, 1))
