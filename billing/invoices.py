@@ -15,7 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -110,6 +111,55 @@ def _settle_status(invoice: Invoice, at: dt.datetime) -> Invoice:
         invoice.status = InvoiceStatus.ISSUED
         invoice.paid_at = None
     return invoice
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+ZERO_VALUE = Value(0, output_field=MONEY_FIELD)
+
+
+def invoices_with_outstanding() -> QuerySet[Invoice]:
+    """Invoices with `credited_total` (≤ 0, their live credit notes) and `left_owed`
+    annotated, in one query."""
+    credit_notes = (
+        Invoice.objects.filter(credits=OuterRef("pk"), kind=InvoiceKind.CREDIT_NOTE)
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by()
+        .values("credits")
+        .annotate(total_sum=Sum("total"))
+        .values("total_sum")
+    )
+    return Invoice.objects.annotate(
+        credited_total=Coalesce(Subquery(credit_notes, output_field=MONEY_FIELD), ZERO_VALUE)
+    ).annotate(left_owed=F("total") - F("amount_paid") + F("credited_total"))
+
+
+def overdue_q(today: dt.date) -> Q:
+    return Q(status=InvoiceStatus.ISSUED, due_date__lt=today, left_owed__gt=0) & ~Q(
+        kind=InvoiceKind.CREDIT_NOTE
+    )
+
+
+def invoices_filtered(queryset: QuerySet[Invoice], data: dict) -> QuerySet[Invoice]:
+    """The invoices matching a valid filter's data (shared with the API)."""
+    if data.get("q"):
+        text = data["q"].strip()
+        queryset = queryset.filter(
+            Q(number__icontains=text)
+            | Q(customer__name__icontains=text)
+            | Q(customer__email__icontains=text)
+            | Q(billed_organisation__name__icontains=text)
+        )
+    if data.get("status"):
+        queryset = queryset.filter(status=data["status"])
+    if data.get("kind"):
+        queryset = queryset.filter(kind=data["kind"])
+    if data.get("provider"):
+        queryset = queryset.filter(provider=data["provider"])
+    if data.get("overdue"):
+        queryset = queryset.filter(overdue_q(timezone.localdate()))
+    return queryset
 
 
 # --- payments, refunds ----------------------------------------------------------------------
