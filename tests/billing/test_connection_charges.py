@@ -3,9 +3,11 @@ the snapshotted stage is reached (one address, or many when an area deploys), th
 equal to Python's, a missing provider, cancellation, snapshots and the monthly invoicing."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from areas.services import area_deploy
@@ -346,3 +348,40 @@ def test_an_addresses_own_terms_win_over_its_areas(town, billing):
 
     assert [r.amount for r in rows_of(order)] == [D("200.00")] * 3
     assert ConnectionCharge.objects.get(order=order).deposit_invoice.total == D("50.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_runs_invoice_each_installment_once(town, billing):
+    terms(town)
+    for n in range(4):
+        sign_up(town.address("demand_aggregation", n), town.offerings[n % 2])
+    on = add_months(this_month(), 2)  # installments 1..3 of each signup are due
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(installments_invoice_due(on=on)["installment_invoices"])
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(results) == [0, 12]
+    invoices = Invoice.objects.filter(kind=InvoiceKind.CONNECTION)
+    assert invoices.count() == 12
+    by_year: dict[int, list[int]] = {}
+    for year, sequence in Invoice.objects.order_by("sequence").values_list(
+        "sequence_year", "sequence"
+    ):
+        by_year.setdefault(year, []).append(sequence)
+    assert sum(len(numbers) for numbers in by_year.values()) == 16  # 4 deposits + 12
+    assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in by_year.values())

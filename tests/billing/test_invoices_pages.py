@@ -377,3 +377,16 @@ def test_api_lists_connection_charges_with_the_blocked_reason(finance_client, bl
     assert row["total"] == "5000.00" and row["installments"] == 0
     bad = finance_client.get(reverse("billing-api:connection-charges"), {"status": "x"})
     assert bad.status_code == 400
+
+
+def test_the_admin_shows_invoices_and_charges_read_only(
+    client, admin_user, invoice, blocked_charge
+):
+    client.force_login(admin_user)
+    for model in ("invoice", "connectioncharge", "invoicereminder"):
+        assert client.get(f"/admin/billing/{model}/").status_code == 200, model
+    assert client.get(f"/admin/billing/invoice/{invoice.pk}/change/").status_code == 200
+    assert (
+        client.get(f"/admin/billing/connectioncharge/{blocked_charge.pk}/change/").status_code
+        == 200
+    )
