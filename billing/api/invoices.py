@@ -18,7 +18,14 @@ from rest_framework.views import APIView
 from accounts.permissions import IsFinance
 from billing import invoices as invoice_services
 from billing.invoices import invoices_filtered, invoices_with_outstanding
-from billing.lifecycle import ConnectionChargeStatus, InvoiceKind, InvoiceStatus
+from billing.lifecycle import (
+    ConnectionChargeStatus,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
+    PaymentKind,
+    PaymentProcessor,
+)
 from billing.models import ConnectionCharge, Invoice, InvoiceLine, Payment
 from common.api import ErrorSerializer, StrictInputSerializer, validated
 from common.errors import DomainError
@@ -41,7 +48,17 @@ class FinancePagination(LimitOffsetPagination):
 # --- serializers ------------------------------------------------------------------------------
 
 
+def _choice(choices, what: str) -> serializers.CharField:
+    """A read-only choice as a plain string whose help lists the values (an enum per field
+    name would collide with the other apps' `status`/`kind` enums in the schema)."""
+    return serializers.CharField(
+        read_only=True, help_text=f"{what}: one of {', '.join(choices.values)}."
+    )
+
+
 class InvoiceLineSerializer(serializers.ModelSerializer):
+    kind = _choice(LineKind, "What the row is for")
+
     class Meta:
         model = InvoiceLine
         fields = [
@@ -58,12 +75,17 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
+    kind = _choice(PaymentKind, "Payment or refund")
+    method = _choice(PaymentProcessor, "How it was paid")
+
     class Meta:
         model = Payment
         fields = ["id", "kind", "amount", "received_at", "method", "reference"]
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
+    kind = _choice(InvoiceKind, "What the invoice is for")
+    status = _choice(InvoiceStatus, "Its state")
     provider = serializers.CharField(source="provider.invoice_prefix")
     customer = serializers.CharField(source="customer.name", allow_null=True, default=None)
     outstanding = serializers.DecimalField(
@@ -130,13 +152,14 @@ class VoidInputSerializer(StrictInputSerializer):
 
 class InvoiceFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    status = serializers.ChoiceField(required=False, choices=InvoiceStatus.choices)
-    kind = serializers.ChoiceField(required=False, choices=InvoiceKind.choices)
+    status = serializers.ChoiceField(required=False, choices=InvoiceStatus.values)
+    kind = serializers.ChoiceField(required=False, choices=InvoiceKind.values)
     provider = serializers.IntegerField(required=False, min_value=1)
     overdue = serializers.BooleanField(required=False)
 
 
 class ConnectionChargeSerializer(serializers.ModelSerializer):
+    status = _choice(ConnectionChargeStatus, "Its state")
     order_reference = serializers.CharField(source="order.reference")
     total = serializers.DecimalField(
         source="order.connection_cost_total", max_digits=14, decimal_places=2
