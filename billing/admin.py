@@ -5,8 +5,16 @@ from __future__ import annotations
 from django.contrib import admin
 
 from billing.models import (
+    BillingArrangement,
     BillingException,
+    BillingProvider,
     BillingRun,
+    ConnectionCharge,
+    Installment,
+    Invoice,
+    InvoiceLine,
+    InvoiceReminder,
+    Payment,
     PriceOverride,
     Promotion,
     SettlementLine,
@@ -15,6 +23,45 @@ from billing.models import (
     SubscriptionSegment,
 )
 from common.admin import ReadOnlyAdmin
+
+# --- who invoices whom: providers and each ISP's arrangement (configured here) ---------------
+
+
+@admin.register(BillingProvider)
+class BillingProviderAdmin(admin.ModelAdmin):
+    """A party that invoices: its currency, numbering prefix, processor and terms."""
+
+    list_display = (
+        "name",
+        "organisation",
+        "currency",
+        "invoice_prefix",
+        "payment_processor",
+        "payment_terms_days",
+        "tax_rate",
+        "is_active",
+    )
+    list_filter = ("is_active", "payment_processor", "currency")
+    list_select_related = ("organisation",)
+    search_fields = ("name", "invoice_prefix", "organisation__name")
+
+
+@admin.register(BillingArrangement)
+class BillingArrangementAdmin(admin.ModelAdmin):
+    """How an ISP's business is billed: the model, who invoices subscriptions and the
+    wholesale fees, how settlement counts days."""
+
+    list_display = (
+        "isp",
+        "model",
+        "subscription_provider",
+        "wholesale_provider",
+        "half_day_min_hours",
+        "full_day_min_hours",
+    )
+    list_filter = ("model",)
+    list_select_related = ("isp", "subscription_provider", "wholesale_provider")
+
 
 # --- subscriptions (billing.subscriptions, billing.runs) -------------------------------------
 
@@ -114,3 +161,65 @@ class SettlementStatementAdmin(ReadOnlyAdmin):
     list_filter = ("status", "month")
     list_select_related = ("isp", "invoice")
     inlines = [SettlementLineInline]
+
+
+# --- connection (invoices, payments, reminders, connection charges) ---------------------------
+# Read-only: invoices change only through billing.invoices (the finance pages call them).
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    fields = ("position", "kind", "description", "quantity", "unit_amount", "amount")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = ("kind", "amount", "received_at", "method", "reference", "recorded_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = ("number", "kind", "status", "provider", "customer", "total", "amount_paid")
+    list_filter = ("status", "kind", "provider")
+    list_select_related = ("provider", "customer")
+    search_fields = ("number", "customer__name", "customer__email", "idempotency_key")
+    date_hierarchy = "issue_date"
+    inlines = [InvoiceLineInline, PaymentInline]
+
+
+@admin.register(InvoiceReminder)
+class InvoiceReminderAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "level", "days_overdue", "sent_at")
+    list_select_related = ("invoice",)
+
+
+class InstallmentInline(admin.TabularInline):
+    model = Installment
+    fields = ("number", "of", "amount", "due_month")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConnectionCharge)
+class ConnectionChargeAdmin(ReadOnlyAdmin):
+    list_display = ("order", "status", "provider", "blocked_reason", "generated_at")
+    list_filter = ("status",)
+    list_select_related = ("order", "provider")
+    search_fields = ("order__reference",)
+    inlines = [InstallmentInline]

@@ -17,6 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.assurance import exceptions_detect
+from billing.connection import installments_invoice_due
+from billing.invoices import invoices_remind_overdue
 from billing.lifecycle import RunKind, RunStatus
 from billing.models import BillingRun
 from billing.settlement import month_start, statements_generate
@@ -49,8 +51,10 @@ def settlement_month_so_far(*, on: dt.date, run: BillingRun | None) -> dict:
 DAILY_STEPS: list[Step] = [
     ("revenue assurance", exceptions_detect),
     ("subscriptions", subscriptions_bill_current_month),
+    ("connection installments", installments_invoice_due),
     ("settlement of last month", settlement_last_month),
     ("settlement so far", settlement_month_so_far),
+    ("reminders", invoices_remind_overdue),
 ]
 
 
