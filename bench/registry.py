@@ -21,6 +21,7 @@ ROW_MODULES = [
     "bench.field",
     "bench.baselines",
     "bench.wholesale",
+    "bench.billing_kpis",
 ]
 
 

@@ -140,7 +140,8 @@ LAG_SQL = f"""
 WITH {MONTHS},
 activations AS (
     SELECT mo.month, sv.id,
-           GREATEST(first.issued - (sv.activated_at AT TIME ZONE %(tz)s)::date, 0) AS lag
+           CASE WHEN first.issued IS NOT NULL THEN
+               GREATEST(first.issued - (sv.activated_at AT TIME ZONE %(tz)s)::date, 0) END AS lag
       FROM months mo
       JOIN wholesale_service sv ON sv.activated_at >= mo.starts AND sv.activated_at < mo.ends
       LEFT JOIN billing_subscription s ON s.service_id = sv.id
@@ -359,7 +360,7 @@ REASONS = {
 def _ratio(numerator, denominator) -> Decimal | None:
     if not denominator:
         return None
-    return Decimal(numerator) / Decimal(denominator) * HUNDRED
+    return Decimal(numerator) * HUNDRED / Decimal(denominator)
 
 
 @dataclass(frozen=True)
@@ -433,7 +434,7 @@ def _read_velocity(row):
 def _dso(receivables, revenue, days) -> Decimal | None:
     if not revenue:
         return None
-    return Decimal(receivables) / Decimal(revenue) * Decimal(days)
+    return Decimal(receivables) * Decimal(days) / Decimal(revenue)
 
 
 def _read_dso(row):
@@ -669,7 +670,7 @@ def _change(value: Decimal | None, before: Decimal | None) -> Decimal | None:
     """The rise of `value` over `before`, in % (None when either is missing or before is 0)."""
     if value is None or before is None or before == 0:
         return None
-    return (value - before) / before * HUNDRED
+    return (value - before) * HUNDRED / before
 
 
 def kpi_figures(
@@ -758,7 +759,8 @@ DRILL_SQL = {
         WITH {MONTHS}
         SELECT sv.reference AS service, org.name AS isp, sv.activated_at AS activated,
                s.id AS subscription, first.number AS first_invoice, first.issue_date AS issued,
-               GREATEST(first.issue_date - (sv.activated_at AT TIME ZONE %(tz)s)::date, 0)
+               CASE WHEN first.issue_date IS NOT NULL THEN
+               GREATEST(first.issue_date - (sv.activated_at AT TIME ZONE %(tz)s)::date, 0) END
                    AS lag_days
           FROM months mo
           JOIN wholesale_service sv ON sv.activated_at >= mo.starts AND sv.activated_at < mo.ends
