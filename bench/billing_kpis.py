@@ -319,9 +319,7 @@ def ensure_history() -> dict:
     with transaction.atomic():
         for label, sql in GENERATE:
             with step(label), connection.cursor() as cursor:
-                cursor.execute(
-                    sql.replace("{isps}", values).replace("{prefix}", PREFIX), params
-                )
+                cursor.execute(sql.replace("{isps}", values).replace("{prefix}", PREFIX), params)
     with step("vacuum analyze"), connection.cursor() as cursor:
         for table in (
             "wholesale_customer", "wholesale_order", "wholesale_service",

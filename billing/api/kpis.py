@@ -4,6 +4,7 @@ each (the same figures as the /billing/kpis/ page, from the same `billing.kpis` 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -126,6 +127,8 @@ def _number(text: str | None, default: int, name: str, maximum: int) -> int:
 def _cell(value):
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     return value
 
 
