@@ -111,15 +111,28 @@ SERVICES_SQL = f"""
 WITH {MONTHS},
 active AS (
     SELECT mo.month, count(*) AS services
-      FROM months mo
-      JOIN wholesale_service sv
-        ON sv.activated_at < mo.ends AND (sv.ended_at IS NULL OR sv.ended_at > mo.starts)
+      FROM wholesale_service sv
+     CROSS JOIN LATERAL generate_series(
+           date_trunc('month', GREATEST(sv.activated_at, %(first_start)s) AT TIME ZONE %(tz)s),
+           date_trunc('month', (LEAST(COALESCE(sv.ended_at, %(last_end)s), %(last_end)s)
+                                - interval '1 microsecond') AT TIME ZONE %(tz)s),
+           interval '1 month') AS bucket
+      JOIN months mo ON mo.month = bucket::date
+           AND sv.activated_at < mo.ends AND (sv.ended_at IS NULL OR sv.ended_at > mo.starts)
+     WHERE sv.activated_at < %(last_end)s
+       AND (sv.ended_at IS NULL OR sv.ended_at > %(first_start)s)
      GROUP BY mo.month
 ),
 billed AS (
     SELECT mo.month, count(DISTINCT l.subscription_id) AS services
-      FROM months mo
-      JOIN billing_invoiceline l ON l.period_start < mo.ends AND l.period_end > mo.starts
+      FROM billing_invoiceline l
+     CROSS JOIN LATERAL generate_series(
+           date_trunc('month', GREATEST(l.period_start, %(first_start)s) AT TIME ZONE %(tz)s),
+           date_trunc('month', (LEAST(l.period_end, %(last_end)s) - interval '1 microsecond')
+                               AT TIME ZONE %(tz)s),
+           interval '1 month') AS bucket
+      JOIN months mo ON mo.month = bucket::date
+           AND l.period_start < mo.ends AND l.period_end > mo.starts
       JOIN billing_subscription s ON s.id = l.subscription_id
       JOIN wholesale_service sv ON sv.id = s.service_id
            AND sv.activated_at < mo.ends AND (sv.ended_at IS NULL OR sv.ended_at > mo.starts)
@@ -171,9 +184,11 @@ PRICING_SQL = f"""
 WITH {MONTHS},
 issued AS (
     SELECT mo.month, i.id
-      FROM months mo
-      JOIN billing_invoice i ON i.issue_date >= mo.start_day AND i.issue_date < mo.end_day
+      FROM billing_invoice i
+      JOIN months mo ON mo.month = date_trunc('month', i.issue_date)::date
+           AND i.issue_date < mo.end_day
      WHERE i.status <> 'void' AND i.kind <> 'credit_note'
+       AND i.issue_date >= %(first)s AND i.issue_date < %(last_end_day)s
 ),
 breaches AS (
     SELECT DISTINCT l.invoice_id
