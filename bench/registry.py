@@ -22,6 +22,7 @@ ROW_MODULES = [
     "bench.baselines",
     "bench.wholesale",
     "bench.billing",
+    "bench.billing_kpis",
 ]
 
 
