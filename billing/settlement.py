@@ -70,7 +70,7 @@ days AS (
 svc_all AS (
     SELECT s.id, s.isp_id, s.address_id, s.order_id, s.reference, s.product_id,
            s.wholesale_monthly_fee, s.activated_at, s.previous_id,
-           coalesce(s.ended_at, 'infinity'::timestamptz) AS ended_at, i.half_h, i.full_h
+           coalesce(s.ended_at, %(until)s) AS ended_at, i.half_h, i.full_h
     FROM wholesale_service s JOIN isps i ON i.isp_id = s.isp_id
 ),
 svc AS (  -- the services as their own rows say: active within the month
@@ -107,11 +107,11 @@ hist AS (
 ),
 expected_segs AS (
     SELECT 'expected'::text AS source, h.service_id, h.to_product_id AS product_id,
-           h.at AS starts, coalesce(h.next_at, 'infinity'::timestamptz) AS ends,
+           h.at AS starts, coalesce(h.next_at, %(until)s) AS ends,
            pr.monthly_fee AS rate
     FROM hist h JOIN wholesale_product pr ON pr.id = h.to_product_id
     WHERE h.kind IN ('activated', 'switched_in', 'profile_changed')
-      AND h.at < %(m_end)s AND coalesce(h.next_at, 'infinity'::timestamptz) > %(m_start)s
+      AND h.at < %(m_end)s AND coalesce(h.next_at, %(until)s) > %(m_start)s
 ),
 segs AS (SELECT * FROM actual_segs UNION ALL SELECT * FROM expected_segs),
 seg_days AS (
@@ -373,6 +373,9 @@ def statements_generate(
         "m_end": m_end,
         "dim": (after - first).days,
         "now": now,
+        # a live service counts to the month's end, or (a month not over: a draft of the
+        # month so far) to this instant, never into days still to come
+        "until": min(now, m_end),
     }
     with connection.cursor() as cursor:
         cursor.execute(COMPUTE_SQL, params)

@@ -318,6 +318,19 @@ def test_a_month_not_over_is_a_draft_regenerated_on_every_run(town, plans):
     assert not Invoice.objects.exists()
 
 
+def test_a_draft_of_the_month_so_far_counts_no_day_still_to_come(town, plans):
+    today = timezone.localdate()
+    first = today.replace(day=1)
+    midnight = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    live_service(town, 0, isp=1, offering=plans["offerings"][1], when=midnight)
+
+    statements_generate(month=first)
+
+    statement = SettlementStatement.objects.get()
+    # every day before today in full; today counts 0, ½ or 1 by its hours so far
+    assert today.day - 1 <= statement.service_days <= today.day
+
+
 def test_a_month_to_come_cannot_be_settled(billing):
     next_month = (timezone.localdate().replace(day=28) + dt.timedelta(days=5)).replace(day=1)
 
