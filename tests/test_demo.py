@@ -16,6 +16,26 @@ from accounts.roles import OrganisationKind, Role
 from areas.demo import HISTORY_DAYS
 from areas.lifecycle import AreaPhase
 from areas.models import Area, AreaDailyFigures, AreaFigures, AreaPhaseChange, Interest, Signup
+from billing.lifecycle import (
+    ConnectionChargeStatus,
+    ExceptionStatus,
+    InvoiceKind,
+    InvoiceStatus,
+    RunKind,
+    RunStatus,
+    SubscriptionStatus,
+)
+from billing.models import (
+    BillingArrangement,
+    BillingException,
+    BillingRun,
+    ConnectionCharge,
+    Installment,
+    Invoice,
+    Payment,
+    SettlementStatement,
+    Subscription,
+)
 from common.models import DomainEvent, OutboxMessage
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, AddressStatusChange
@@ -61,10 +81,10 @@ STORY = {
     "13347": (P.DEMAND_AGGREGATION, 129, 52, 50, 43, "0.3876", "0.4000", "0.9690", True),
     "13349": (P.DEMAND_AGGREGATION, 796, 120, 119, 124, "0.1495", "0.3500", "0.4271", False),
     "13351": (P.PLANNING, 959, 0, 0, 48, "0.0000", "0.4000", "0.0000", False),
-    "13353": (P.IN_DEPLOYMENT, 651, 298, 293, 114, "0.4501", "0.4000", "1.1253", False),
+    "13353": (P.IN_DEPLOYMENT, 651, 301, 296, 114, "0.4547", "0.4000", "1.1368", False),
     "13403": (P.PLANNING, 33, 0, 0, 5, "0.0000", "0.4500", "0.0000", False),
     "13405": (P.LIVE, 204, 114, 111, 40, "0.5441", "0.3000", "1.8137", False),
-    "13407": (P.DEMAND_AGGREGATION, 101, 57, 55, 39, "0.5446", "0.5000", "1.0892", False),
+    "13407": (P.DEMAND_AGGREGATION, 101, 59, 57, 39, "0.5644", "0.5000", "1.1288", False),
     "13627": (P.PLANNING, 133, 0, 0, 12, "0.0000", "0.4000", "0.0000", False),
 }
 
@@ -98,6 +118,13 @@ def _counts() -> dict[str, int]:
         ServiceChange,
         IspNotification,
         MaintenanceWindow,
+        Invoice,
+        Payment,
+        ConnectionCharge,
+        Installment,
+        Subscription,
+        SettlementStatement,
+        BillingRun,
         DomainEvent,
         OutboxMessage,
         WorkTemplate,
@@ -507,7 +534,7 @@ def test_the_area_being_built_has_work_in_every_state(demo_town):
     today = timezone.localdate()
     work_orders = WorkOrder.objects.filter(address__area__code="13353")
     assert Counter(work_orders.values_list("status", flat=True)) == {
-        WorkOrderStatus.OPEN: 268,
+        WorkOrderStatus.OPEN: 271,
         WorkOrderStatus.SCHEDULED: 19,
         WorkOrderStatus.IN_PROGRESS: 6,
         WorkOrderStatus.CANCELLED: 4,
@@ -601,3 +628,45 @@ def test_deploying_a_waiting_area_fills_the_technicians_portals(demo_town):
     tasks_assign(tasks=list(first.tasks.filter(contractor=None)), crew=nord, actor=dispatcher)
     today = my_tasks_on(User.objects.get(username="tech"), timezone.localdate())
     assert first.pk in {task.work_order_id for task in today}
+
+
+def test_billing_follows_the_demo_without_anyone_touching_it(demo_town):
+    """Activations made subscriptions with their first invoices, signups where connection
+    costs are on sale made their deposit invoices and installment rows at their stage, the
+    daily run invoiced what was due and drafted the month's statements; nothing to flag."""
+    billed_isps = BillingArrangement.objects.exclude(subscription_provider=None).values("isp")
+    live = Service.objects.filter(status=ServiceStatus.ACTIVE, isp__in=billed_isps)
+    assert live.exists()
+    assert set(live.values_list("pk", flat=True)) == set(
+        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE).values_list(
+            "service", flat=True
+        )
+    )
+    for subscription in Subscription.objects.all():
+        assert subscription.invoices.exclude(status=InvoiceStatus.DRAFT).exists()
+        assert subscription.product_id == subscription.service.product_id
+    # 13353: the issue's example — 5,000 total, 1,000 deposit, 500 a month, rows at deployment
+    in_deployment = ConnectionCharge.objects.filter(order__address__area__code="13353")
+    assert in_deployment.count() == 3
+    for charge in in_deployment:
+        assert charge.status == ConnectionChargeStatus.GENERATED
+        assert charge.deposit_invoice.total == Decimal("1000.00")
+        amounts = list(charge.installments.values_list("amount", flat=True))
+        assert amounts == [Decimal("500.00")] * 10
+    # 13407 invoices its connection once the home is activated: not yet
+    waiting = ConnectionCharge.objects.filter(order__address__area__code="13407")
+    assert waiting.count() == 2
+    assert {charge.status for charge in waiting} == {ConnectionChargeStatus.WAITING}
+    assert not Installment.objects.filter(charge__in=waiting).exists()
+    # the daily run invoiced the first installments due, drafted every ISP's statement
+    run = BillingRun.objects.get(kind=RunKind.DAILY, period=timezone.localdate())
+    assert run.status == RunStatus.DONE
+    assert Invoice.objects.filter(kind=InvoiceKind.CONNECTION).count() == 3
+    statements = SettlementStatement.objects.filter(month=timezone.localdate().replace(day=1))
+    assert statements.count() == BillingArrangement.objects.count()
+    assert all(statement.actual_total == statement.expected_total for statement in statements)
+    assert not BillingException.objects.filter(status=ExceptionStatus.OPEN).exists()
+    numbers = Invoice.objects.exclude(sequence=None).values_list("provider", "sequence")
+    by_provider = Counter(provider for provider, _ in numbers)
+    for provider, count in by_provider.items():
+        assert sorted(seq for p, seq in numbers if p == provider) == list(range(1, count + 1))
