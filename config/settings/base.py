@@ -231,6 +231,14 @@ OUTBOX_KEEP_DELIVERED_DAYS = int(env("OUTBOX_KEEP_DELIVERED_DAYS", "30"))
 
 # The daily billing run (billing.runs) starts at this local hour (beat: "billing-daily-run").
 BILLING_RUN_HOUR = int(env("BILLING_RUN_HOUR", "2"))
+# Dunning: reminders of an overdue invoice at these days past its due date (levels 1, 2, 3).
+BILLING_REMINDER_DAYS = tuple(
+    int(days) for days in env("BILLING_REMINDER_DAYS", "7,21,35").split(",") if days.strip()
+)
+# Revenue assurance: a live service without a subscription is a free rider after this long.
+BILLING_FREE_RIDER_GRACE_MINUTES = int(env("BILLING_FREE_RIDER_GRACE_MINUTES", "60"))
+# A manual price cut or discount above this share of the catalog price needs an approver.
+BILLING_OVERRIDE_APPROVAL_LIMIT_PERCENT = env("BILLING_OVERRIDE_APPROVAL_LIMIT_PERCENT", "20")
 
 # Installation work orders are due this many days after they are created.
 WORK_ORDER_DUE_DAYS = int(env("WORK_ORDER_DUE_DAYS", "21"))
