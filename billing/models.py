@@ -518,6 +518,14 @@ class Subscription(TimeStampedModel):
     discount = models.DecimalField(
         **MONEY, default=ZERO, help_text="Standing manual discount per month."
     )
+    discount_override = models.ForeignKey(
+        "billing.PriceOverride",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The authorised override that set the standing discount.",
+    )
     currency = models.CharField(max_length=3)
     status = models.CharField(
         max_length=10,
@@ -568,6 +576,20 @@ class SubscriptionSegment(models.Model):
     )
     product = models.ForeignKey("wholesale.Product", on_delete=models.PROTECT, related_name="+")
     monthly_price = models.DecimalField(**MONEY)
+    catalog_price = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="The catalog's monthly price of this plan (empty: the price billed).",
+    )
+    override = models.ForeignKey(
+        "billing.PriceOverride",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The authorised override that set this price, if one did.",
+    )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
 

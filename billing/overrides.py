@@ -69,11 +69,14 @@ def needs_approval(subscription: Subscription, field: str, new_value: Decimal) -
     return reduction_after(subscription, field, new_value) > limit
 
 
-def _apply(subscription: Subscription, field: str, new_value: Decimal) -> None:
-    """Set the subscription's price or discount, from the next billed period (locked row)."""
-    if field == OverrideField.DISCOUNT:
+def _apply(subscription: Subscription, override: PriceOverride) -> None:
+    """Set the (locked) subscription's price or discount, from the next billed period; the
+    rows billed at it will name the override that authorised it."""
+    new_value = override.new_value
+    if override.field == OverrideField.DISCOUNT:
         subscription.discount = new_value
-        subscription.save(update_fields=["discount", "updated_at"])
+        subscription.discount_override = override
+        subscription.save(update_fields=["discount", "discount_override", "updated_at"])
         return
     subscription.monthly_price = new_value
     subscription.save(update_fields=["monthly_price", "updated_at"])
@@ -89,12 +92,18 @@ def _apply(subscription: Subscription, field: str, new_value: Decimal) -> None:
     from_ = subscription.billed_until
     if from_ <= segment.starts_at:
         segment.monthly_price = new_value
-        segment.save(update_fields=["monthly_price"])
+        segment.override = override
+        segment.save(update_fields=["monthly_price", "override"])
         return
     segment.ends_at = from_
     segment.save(update_fields=["ends_at"])
     SubscriptionSegment.objects.create(
-        subscription=subscription, product=segment.product, monthly_price=new_value, starts_at=from_
+        subscription=subscription,
+        product=segment.product,
+        monthly_price=new_value,
+        catalog_price=segment.catalog_price,
+        override=override,
+        starts_at=from_,
     )
 
 
@@ -167,7 +176,7 @@ def price_override_request(
         decided_at=None if pending else now,
     )
     if not pending:
-        _apply(subscription, field, value)
+        _apply(subscription, override)
     return override
 
 
@@ -204,7 +213,7 @@ def price_override_approve(*, override: PriceOverride, actor: User) -> PriceOver
             f" (from {override.old_value}): reject it and ask again",
             code="stale",
         )
-    _apply(subscription, override.field, override.new_value)
+    _apply(subscription, override)
     override.status = OverrideStatus.APPLIED
     override.approved_by = actor
     override.decided_at = timezone.now()

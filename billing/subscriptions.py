@@ -93,6 +93,8 @@ class Piece:
     end: dt.datetime
     month_start: dt.datetime
     month_end: dt.datetime
+    catalog_price: Decimal | None = None  # the plan's catalog price (None: not known)
+    override_id: int | None = None  # the authorised override that set monthly_price
 
     @property
     def fraction(self) -> Decimal:
@@ -172,6 +174,12 @@ def _pieces(
                     end=part_end,
                     month_start=m_start,
                     month_end=m_end,
+                    catalog_price=(
+                        segment.monthly_price
+                        if segment.catalog_price is None
+                        else segment.catalog_price
+                    ),
+                    override_id=segment.override_id,
                 )
             )
             cursor = part_end
@@ -226,6 +234,7 @@ def _discount_lines(subscription: Subscription, piece: Piece, sign: int) -> list
                     period_end=piece.end,
                     subscription_id=subscription.pk,
                     service_id=subscription.service_id,
+                    override_id=subscription.discount_override_id,
                 )
             )
     return lines
@@ -265,7 +274,8 @@ def stretch_lines(
                 period_end=piece.end,
                 subscription_id=subscription.pk,
                 service_id=subscription.service_id,
-                catalog_unit_amount=subscription.catalog_price,
+                catalog_unit_amount=piece.catalog_price,
+                override_id=piece.override_id,
             )
         )
         lines.extend(_discount_lines(subscription, piece, sign))
@@ -403,7 +413,11 @@ def subscription_start(*, service: Service, at: dt.datetime) -> Subscription | N
         ),
     )
     SubscriptionSegment.objects.create(
-        subscription=subscription, product_id=service.product_id, monthly_price=price, starts_at=at
+        subscription=subscription,
+        product_id=service.product_id,
+        monthly_price=price,
+        catalog_price=price,
+        starts_at=at,
     )
     lines = stretch_lines(
         subscription=subscription,
@@ -454,7 +468,11 @@ def subscription_change_plan(
         current.ends_at = at
         current.save(update_fields=["ends_at"])
     SubscriptionSegment.objects.create(
-        subscription=subscription, product=product, monthly_price=price, starts_at=at
+        subscription=subscription,
+        product=product,
+        monthly_price=price,
+        catalog_price=offering.monthly_price if offering else _catalog_of(current, subscription),
+        starts_at=at,
     )
     subscription.product = product
     subscription.monthly_price = price
@@ -491,6 +509,13 @@ def subscription_change_plan(
             **_invoice_fields(subscription),
         )
     return subscription
+
+
+def _catalog_of(segment: SubscriptionSegment | None, subscription: Subscription) -> Decimal:
+    """The catalog price a plan change without an offering keeps: the current segment's."""
+    if segment is not None and segment.catalog_price is not None:
+        return segment.catalog_price
+    return subscription.catalog_price
 
 
 @transaction.atomic
@@ -592,7 +617,8 @@ CREATE TEMP TABLE billing_sub_piece ON COMMIT DROP AS
 SELECT n.invoice_id, n.subscription_id, n.service_id, n.started_at, n.promotion_id,
        n.promotion_ends_at, n.discount, n.catalog_price, g.product_id,
        coalesce(o.name, pr.name) AS product_name,
-       g.monthly_price, m.month_start, m.month_end,
+       g.monthly_price, coalesce(g.catalog_price, g.monthly_price) AS segment_catalog,
+       g.override_id, s.discount_override_id, m.month_start, m.month_end,
        greatest(n.starts_at, g.starts_at, m.month_start) AS piece_start,
        least(n.ends_at, coalesce(g.ends_at, n.ends_at), m.month_end) AS piece_end,
        extract(epoch FROM m.month_end) - extract(epoch FROM m.month_start) AS month_seconds
@@ -620,11 +646,11 @@ SELECT n.invoice_id, n.subscription_id, n.service_id, n.started_at, n.promotion_
 _LINES_SQL = """
 INSERT INTO billing_invoiceline (invoice_id, position, kind, description, quantity, unit_amount,
                                  amount, period_start, period_end, subscription_id, service_id,
-                                 catalog_unit_amount)
+                                 catalog_unit_amount, override_id)
 SELECT r.invoice_id, row_number() OVER (PARTITION BY r.invoice_id
                                         ORDER BY r.piece_start, r.sort),
        r.kind, left(r.description, 300), r.quantity, r.unit_amount, r.amount, r.period_start,
-       r.period_end, r.subscription_id, r.service_id, r.catalog_unit_amount
+       r.period_end, r.subscription_id, r.service_id, r.catalog_unit_amount, r.override_id
   FROM (
     SELECT p.invoice_id, p.piece_start, 1 AS sort,
            CASE WHEN full_month THEN 'period' ELSE 'proration' END AS kind,
@@ -647,7 +673,7 @@ SELECT r.invoice_id, row_number() OVER (PARTITION BY r.invoice_id
                                     - extract(epoch FROM p.piece_start)) / p.month_seconds, 2)
                AS amount,
            p.piece_start AS period_start, p.piece_end AS period_end, p.subscription_id,
-           p.service_id, p.catalog_price AS catalog_unit_amount
+           p.service_id, p.segment_catalog AS catalog_unit_amount, p.override_id
       FROM (SELECT *, piece_start = month_start AND piece_end = month_end AS full_month
               FROM billing_sub_piece) p
     UNION ALL
@@ -660,7 +686,7 @@ SELECT r.invoice_id, row_number() OVER (PARTITION BY r.invoice_id
            1, -v.per_month,
            -round(v.per_month * (extract(epoch FROM o.e) - extract(epoch FROM o.s))
                   / p.month_seconds, 2),
-           o.s, o.e, p.subscription_id, p.service_id, NULL
+           o.s, o.e, p.subscription_id, p.service_id, NULL, NULL
       FROM billing_sub_piece p
       JOIN billing_promotion pm ON pm.id = p.promotion_id
      CROSS JOIN LATERAL (SELECT greatest(p.piece_start, p.started_at) AS s,
@@ -678,7 +704,8 @@ SELECT r.invoice_id, row_number() OVER (PARTITION BY r.invoice_id
            1, -p.discount,
            -round(p.discount * (extract(epoch FROM p.piece_end)
                                 - extract(epoch FROM p.piece_start)) / p.month_seconds, 2),
-           p.piece_start, p.piece_end, p.subscription_id, p.service_id, NULL
+           p.piece_start, p.piece_end, p.subscription_id, p.service_id, NULL,
+           p.discount_override_id
       FROM billing_sub_piece p
      WHERE p.discount > 0
   ) r
