@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from faker import Faker
 
 from accounts.demo import demo_owner
 from accounts.models import Organisation, User
@@ -53,6 +54,7 @@ from wholesale.lifecycle import (
 )
 from wholesale.models import (
     ConnectionCostTerms,
+    Customer,
     InstallationSlot,
     IspProfile,
     MaintenanceWindow,
@@ -176,8 +178,19 @@ def _place_once(
             isp=isp,
             placed_at=placed_at,
             offering=_offering_for(isp, address.demo_key),
+            customer=_household(f"{address.demo_key}:{key[1]}"),
         )
     return orders[key]
+
+
+def _household(key: str) -> Customer:
+    """The customer behind an order: a made-up name (the same for the same key on every
+    load) and an address at example.org, which no mail server accepts."""
+    seed = int(hashlib.sha256(f"customer:{key}".encode()).hexdigest()[:12], 16)
+    fake = Faker("de_DE")
+    fake.seed_instance(seed)
+    name = fake.name()
+    return Customer.objects.create(name=name, email=f"kunde-{seed % 10**9:09d}@example.org")
 
 
 def ont_serial_for(key: str) -> str:
