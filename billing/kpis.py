@@ -763,19 +763,24 @@ def _as_json(query: str, sql: str) -> str:
     )
 
 
-def _live(plans: dict[str, tuple[str, dict]]) -> dict[str, dict]:
-    """Run the statements planned {query: (sql, params)} as one: {query: {month: row}}."""
-    found: dict[str, dict] = {query: {} for query in plans}
-    if not plans:
-        return found
+def _live_sql(plans: dict[str, tuple[str, dict]]) -> tuple[str, dict]:
+    """The statements planned {query: (sql, params)} as one statement and its parameters."""
     sql = "\nUNION ALL\n".join(_as_json(query, text) for query, (text, _) in plans.items())
     params = {
         f"{query}_{name}": value
         for query, (_, given) in plans.items()
         for name, value in given.items()
     }
+    return sql, params
+
+
+def _live(plans: dict[str, tuple[str, dict]]) -> dict[str, dict]:
+    """Run the statements planned {query: (sql, params)} as one: {query: {month: row}}."""
+    found: dict[str, dict] = {query: {} for query in plans}
+    if not plans:
+        return found
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*_live_sql(plans))
         for query, text in cursor.fetchall():
             row = _decoded(text)
             found[query][row["month"]] = row
@@ -799,6 +804,21 @@ def _open_params(month: dt.date, before: dict | None, today: dt.date | None) -> 
     return params
 
 
+def _plans(stored: dict[str, dict], months: list[dt.date], today: dt.date | None) -> dict:
+    """What to compute live, {query: (sql, params)}: from the first month not kept on, or the
+    open month alone (when the trend reaches it)."""
+    open_month, month = current_month(today), months[-1]
+    plans = {}
+    for query in sorted(stored):
+        missing = [m for m in months if m < open_month and m not in stored[query]]
+        if missing:
+            plans[query] = (QUERIES[query], _params(missing[0], month, today))
+        elif month == open_month:
+            before = stored[query].get(add_months(month, -1)) if query == "money" else None
+            plans[query] = (OPEN_QUERIES[query], _open_params(month, before, today))
+    return plans
+
+
 def _rows_of_trend(queries: set[str], first: dt.date, month: dt.date, today: dt.date | None):
     """Every month first…month of these statements: closed months as kept by the daily run
     (`kpi_months_refresh`), the open month computed alone; a statement with a closed month not
@@ -806,15 +826,7 @@ def _rows_of_trend(queries: set[str], first: dt.date, month: dt.date, today: dt.
     open_month = current_month(today)
     stored = _stored(queries, first, min(month, add_months(open_month, -1)))
     months = [add_months(first, k) for k in range(TREND_MONTHS)]
-    plans = {}
-    for query in sorted(queries):
-        missing = [m for m in months if m < open_month and m not in stored[query]]
-        if missing:
-            plans[query] = (QUERIES[query], _params(missing[0], month, today))
-        elif month == open_month:
-            before = stored[query].get(add_months(month, -1)) if query == "money" else None
-            plans[query] = (OPEN_QUERIES[query], _open_params(month, before, today))
-    live = _live(plans)
+    live = _live(_plans(stored, months, today))
     return {
         query: [live.get(query, {}).get(m) or stored[query][m] for m in months] for query in queries
     }
