@@ -404,7 +404,8 @@ def billing_kpis(context: BenchContext) -> list[Result]:
     return [
         Result(
             name=f"KPI dashboard: {len(figures)} KPIs × 12 months over"
-            f" {counts['billing_invoice']:,} invoices (closed months kept, {MONTH:%Y-%m} live), p50",
+            f" {counts['billing_invoice']:,} invoices (closed months kept,"
+            f" {MONTH:%Y-%m} live), p50",
             unit="ms",
             value=p50,
             raw_value=raw_p50,
