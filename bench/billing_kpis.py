@@ -6,9 +6,12 @@
   discounts, a few services left unbilled, settlement statements per ISP and month, and 5,000
   work orders (some sent back for rework) — all written set-based (`INSERT … SELECT` over
   `generate_series`) and kept (a marker customer says which VERSION made them), so a re-run
-  reuses them. Then the whole dashboard (`billing.kpis.kpi_figures`: every KPI of December
-  2025 with its 12-month trend) is timed, p50/p95, against the same statements sent through
-  psycopg (the raw SQL of the same aggregates, without Django). Goal: ≤ 500 ms.
+  reuses them. Then the daily step `kpi_months_refresh` keeps the 13 closed months before
+  15 December 2025, and the dashboard as the page serves it that day (`kpi_figures` of
+  December, the open month, with its 12-month trend: the kept months read, December computed
+  alone) is timed, p50/p95, against the same two reads sent through psycopg (the kept rows and
+  the open month's SQL, without Django). The refresh and the old full recompute (every
+  statement over the 12 months) are shown once, for information. Goal: ≤ 500 ms.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ VERSION = 1
 MARKER = f"bench-kpis marker v{VERSION}"
 SUBSCRIPTIONS = 100_000
 WORK_ORDERS = 5_000
-MONTH = dt.date(2025, 12, 1)
-TODAY = dt.date(2026, 1, 15)  # the dashboard is computed as if on this day
+TODAY = dt.date(2025, 12, 15)  # the dashboard is served as if on this day: December is open
+MONTH = dt.date(2025, 12, 1)  # the month the page shows by default (this month)
 SAMPLES = 15
 PREFIX = "BKPI"
 
@@ -351,42 +354,76 @@ def billing_kpis(context: BenchContext) -> list[Result]:
             counts[table] = cursor.fetchone()[0]
     say(f"  history: {counts}")
 
+    # the daily run's step, once: the 13 closed months before TODAY kept
+    started = time.perf_counter()
+    kept = kpis.kpi_months_refresh(on=TODAY)
+    refresh_ms = (time.perf_counter() - started) * 1000
+    say(f"  refresh (daily step): {kept} in {refresh_ms:.0f} ms")
+
+    # the same reads in bare SQL: the kept rows, then the open month's statements as one
     first = kpis.add_months(MONTH, -(kpis.TREND_MONTHS - 1))
-    params = kpis._params(first, MONTH, TODAY)
-    statements = list(kpis.QUERIES.items())
+    months = [kpis.add_months(first, k) for k in range(kpis.TREND_MONTHS)]
+    stored = kpis._stored(set(kpis.QUERIES), first, kpis.add_months(MONTH, -1))
+    live_sql, live_params = kpis._live_sql(kpis._plans(stored, months, TODAY))
+    stored_sql = (
+        "SELECT statement, parts::text FROM billing_kpimonth"
+        " WHERE statement = ANY(%(queries)s) AND month BETWEEN %(first)s AND %(last)s"
+    )
+    stored_params = {"queries": sorted(kpis.QUERIES), "first": first, "last": months[-2]}
     kpis.kpi_figures(MONTH, today=TODAY)  # warm the buffers once, untimed
 
-    ours, raw, per_query = [], [], {name: [] for name, _ in statements}
+    ours, raw = [], []
     with databases.connect(connection.settings_dict["NAME"]) as plain:
+        plain.prepare_threshold = None  # custom plans each time, as Django's cursor gets
         plain.execute("SET TIME ZONE 'UTC'")
         for _ in range(max(SAMPLES, context.repeat)):
             started = time.perf_counter()
             figures = kpis.kpi_figures(MONTH, today=TODAY)
             ours.append(time.perf_counter() - started)
             started = time.perf_counter()
-            for name, sql in statements:
-                lap = time.perf_counter()
-                plain.execute(sql, params).fetchall()
-                per_query[name].append((time.perf_counter() - lap) * 1000)
+            plain.execute(stored_sql, stored_params).fetchall()
+            plain.execute(live_sql, live_params).fetchall()
             raw.append(time.perf_counter() - started)
-    slowest = {name: round(statistics.median(laps), 1) for name, laps in per_query.items()}
+
+    # what it took before closed months were kept: every statement over the 12 months, once
+    full_params = kpis._params(first, MONTH, TODAY)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for sql in kpis.QUERIES.values():
+            cursor.execute(sql, full_params)
+            cursor.fetchall()
+    full_ms = (time.perf_counter() - started) * 1000
+
+    p50, raw_p50 = statistics.median(ours) * 1000, statistics.median(raw) * 1000
     say(
-        f"  oanm p50 {statistics.median(ours) * 1000:.0f} ms, p95 {_p95(ours):.0f} ms;"
-        f" raw p50 {statistics.median(raw) * 1000:.0f} ms; per statement (ms): {slowest}"
+        f"  oanm p50 {p50:.0f} ms, p95 {_p95(ours):.0f} ms; raw p50 {raw_p50:.0f} ms;"
+        f" full recompute (before) {full_ms:.0f} ms"
     )
     shown = {figure.key: f"{figure.display} ({figure.status})" for figure in figures}
-    say(f"  figures of {MONTH:%Y-%m}: {shown}")
-    p50 = statistics.median(ours) * 1000
+    say(f"  figures of {MONTH:%Y-%m} as on {TODAY}: {shown}")
     return [
         Result(
             name=f"KPI dashboard: {len(figures)} KPIs × 12 months over"
-            f" {counts['billing_invoice']:,} invoices, p50",
+            f" {counts['billing_invoice']:,} invoices (closed months kept,"
+            f" {MONTH:%Y-%m} live), p50",
             unit="ms",
             value=p50,
-            raw_value=statistics.median(raw) * 1000,
+            raw_value=raw_p50,
             goal=Goal(maximum=500),
-            raw_label="the same statements through psycopg",
+            raw_label="the same reads through psycopg (kept rows + the open month's SQL)",
             note=f"p95 {_p95(ours):.0f} ms; {counts['billing_subscription']:,} subscriptions",
-            details={"statements_ms_p50": slowest, "figures": shown, "counts": counts},
-        )
+            details={"figures": shown, "counts": counts, "refresh": kept},
+        ),
+        Result(
+            name="KPI months refresh (daily step: 13 closed months, 7 statements)",
+            unit="ms",
+            value=refresh_ms,
+            note="informational",
+        ),
+        Result(
+            name="KPI dashboard recomputed in full (before months were kept), once",
+            unit="ms",
+            value=full_ms,
+            note="informational",
+        ),
     ]

@@ -14,15 +14,17 @@ one sentence on the page.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.models import BillingRun, KpiMonth
 from common.errors import DomainError
 
 TREND_MONTHS = 12
@@ -69,14 +71,29 @@ def parse_month(text: str | None, *, today: dt.date | None = None) -> dt.date:
     return month
 
 
+# Money statements sum every day from the beginning unless a balance is carried in.
+BEGINNING = dt.date(1900, 1, 1)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
 def _params(first: dt.date, last: dt.date, today: dt.date | None) -> dict:
     """The statement parameters of the months first…last (first days): the zone, and the cap
-    (the end of today) that cuts the current month short."""
+    (the end of today) that cuts the current month short. The money statement sums every
+    day from the beginning (nothing carried in)."""
     today = today or timezone.localdate()
     cap_day = today + dt.timedelta(days=1)
     last_end_day = min(add_months(last, 1), cap_day)
     zone = ZoneInfo(settings.TIME_ZONE)
     return {
+        "money_from": BEGINNING,
+        "money_from_start": _midnight(BEGINNING),
+        "carried_to": BEGINNING,
+        "carried_to_start": _midnight(BEGINNING),
+        "carried": Decimal(0),
+        "carried_disputed": Decimal(0),
         "first": first,
         "last": last,
         "tz": settings.TIME_ZONE,
@@ -157,6 +174,7 @@ activations AS (
                GREATEST(first.issued - (sv.activated_at AT TIME ZONE %(tz)s)::date, 0) END AS lag
       FROM months mo
       JOIN wholesale_service sv ON sv.activated_at >= mo.starts AND sv.activated_at < mo.ends
+           AND sv.activated_at >= %(first_start)s AND sv.activated_at < %(last_end)s
       LEFT JOIN billing_subscription s ON s.service_id = sv.id
       LEFT JOIN LATERAL (
           SELECT min(i.issue_date) AS issued FROM billing_invoice i
@@ -220,6 +238,7 @@ billed AS (
            sum(abs(i.total)) FILTER (WHERE i.kind = 'credit_note') AS credited
       FROM billing_invoice i
      WHERE i.status <> 'void' AND i.issue_date IS NOT NULL AND i.issue_date < %(last_end_day)s
+       AND i.issue_date >= %(money_from)s
      GROUP BY i.issue_date
 ),
 paid AS (
@@ -233,7 +252,8 @@ paid AS (
            sum(p.amount) FILTER (WHERE p.kind = 'refund') AS refunded
       FROM billing_payment p
       JOIN billing_invoice i ON i.id = p.invoice_id
-     WHERE p.received_at < %(last_end)s
+     WHERE p.received_at < %(last_end)s AND p.received_at >= %(money_from_start)s
+       AND (p.kind = 'refund' OR p.received_at >= %(carried_to_start)s)
      GROUP BY 1
 ),
 days AS (
@@ -245,8 +265,10 @@ days AS (
 )
 SELECT mo.month, mo.end_day - mo.start_day AS days,
        COALESCE(sum(d.billed) FILTER (WHERE d.day >= mo.start_day), 0) AS revenue,
-       COALESCE(sum(d.billed - d.paid), 0) AS receivables,
-       COALESCE(sum(d.billed_disputed - d.paid_disputed), 0) AS disputed,
+       %(carried)s + COALESCE(sum(d.billed - d.paid) FILTER (WHERE d.day >= %(carried_to)s), 0)
+           AS receivables,
+       %(carried_disputed)s + COALESCE(sum(d.billed_disputed - d.paid_disputed)
+                                       FILTER (WHERE d.day >= %(carried_to)s), 0) AS disputed,
        COALESCE(sum(d.credited) FILTER (WHERE d.day >= mo.end_day - %(velocity_days)s), 0)
            AS credited,
        COALESCE(sum(d.refunded) FILTER (WHERE d.day >= mo.end_day - %(velocity_days)s), 0)
@@ -269,7 +291,7 @@ done AS (
                                    WHERE h.work_order_id = w.id
                                      AND h.to_status IN ('completed', 'accepted'))) AS done_at
       FROM workorders_workorder w
-     WHERE w.completed_at IS NOT NULL
+     WHERE w.completed_at >= %(first_start)s -- first completed no later than completed_at
 ),
 rated AS (
     SELECT mo.month, d.id, d.address_id, d.done_at,
@@ -336,6 +358,7 @@ checked AS (
            END AS reason
       FROM months mo
       JOIN wholesale_order o ON o.placed_at >= mo.starts AND o.placed_at < mo.ends
+           AND o.placed_at >= %(first_start)s AND o.placed_at < %(last_end)s
       JOIN gis_core_address a ON a.id = o.address_id
       LEFT JOIN areas_area ar ON ar.id = a.area_id
       LEFT JOIN billing_billingarrangement arr ON arr.isp_id = o.isp_id
@@ -350,6 +373,24 @@ SELECT mo.month, count(c.id) AS orders, count(c.reason) AS failing
  ORDER BY mo.month
 """
 
+# The open month alone: the same columns as SERVICES_SQL for one month, written so that it
+# reads only that month's rows (the rows of invoices whose period reaches into the month).
+OPEN_SERVICES_SQL = """
+WITH billed AS (
+    SELECT DISTINCT l.subscription_id
+      FROM billing_invoiceline l
+     WHERE l.subscription_id IS NOT NULL
+       AND l.period_start < %(last_end)s AND l.period_end > %(first_start)s
+       AND l.invoice_id NOT IN (SELECT id FROM billing_invoice WHERE status = 'void')
+)
+SELECT %(first)s::date AS month, count(*) AS active, count(b.subscription_id) AS billed
+  FROM wholesale_service sv
+  LEFT JOIN billing_subscription s ON s.service_id = sv.id
+  LEFT JOIN billed b ON b.subscription_id = s.id
+ WHERE sv.activated_at < %(last_end)s
+   AND (sv.ended_at IS NULL OR sv.ended_at > %(first_start)s)
+"""
+
 QUERIES = {
     "services": SERVICES_SQL,
     "lag": LAG_SQL,
@@ -359,6 +400,9 @@ QUERIES = {
     "settlement": SETTLEMENT_SQL,
     "orders": ORDERS_SQL,
 }
+
+# What computes the open month alone (the others take a one-month range as they are).
+OPEN_QUERIES = {**QUERIES, "services": OPEN_SERVICES_SQL}
 
 REASONS = {
     "address": "address: outside every area",
@@ -688,14 +732,114 @@ def _change(value: Decimal | None, before: Decimal | None) -> Decimal | None:
     return (value - before) * HUNDRED / before
 
 
+def _decoded(text: str) -> dict:
+    """A statement row kept as JSON, its numbers back as int or exact Decimal."""
+    row = json.loads(text, parse_float=Decimal)
+    row["month"] = dt.date.fromisoformat(row["month"])
+    return row
+
+
+def _stored(queries: set[str], first: dt.date, last: dt.date) -> dict[str, dict]:
+    """The kept rows of these statements for the months first…last: {query: {month: row}}."""
+    found: dict[str, dict] = {query: {} for query in queries}
+    if last < first:
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT statement, parts::text FROM {KpiMonth._meta.db_table}"
+            " WHERE statement = ANY(%s) AND month BETWEEN %s AND %s",
+            [sorted(queries), first, last],
+        )
+        for query, text in cursor.fetchall():
+            row = _decoded(text)
+            found[query][row["month"]] = row
+    return found
+
+
+def _as_json(query: str, sql: str) -> str:
+    """A statement as rows of (query, its row as JSON), its parameters named after it."""
+    return (
+        f"SELECT '{query}' AS query, to_jsonb(r)::text FROM ({sql.replace('%(', f'%({query}_')}) r"
+    )
+
+
+def _live_sql(plans: dict[str, tuple[str, dict]]) -> tuple[str, dict]:
+    """The statements planned {query: (sql, params)} as one statement and its parameters."""
+    sql = "\nUNION ALL\n".join(_as_json(query, text) for query, (text, _) in plans.items())
+    params = {
+        f"{query}_{name}": value
+        for query, (_, given) in plans.items()
+        for name, value in given.items()
+    }
+    return sql, params
+
+
+def _live(plans: dict[str, tuple[str, dict]]) -> dict[str, dict]:
+    """Run the statements planned {query: (sql, params)} as one: {query: {month: row}}."""
+    found: dict[str, dict] = {query: {} for query in plans}
+    if not plans:
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(*_live_sql(plans))
+        for query, text in cursor.fetchall():
+            row = _decoded(text)
+            found[query][row["month"]] = row
+    return found
+
+
+def _open_params(month: dt.date, before: dict | None, today: dt.date | None) -> dict:
+    """The parameters of the open month alone; the money statement carries the balances kept
+    for the month before (`before`) and sums only the days since (and the 30 days' moves)."""
+    params = _params(month, month, today)
+    if before is not None:
+        money_from = min(month, params["last_end_day"] - dt.timedelta(days=VELOCITY_DAYS))
+        params.update(
+            money_from=money_from,
+            money_from_start=_midnight(money_from),
+            carried_to=month,
+            carried_to_start=_midnight(month),
+            carried=before["receivables"],
+            carried_disputed=before["disputed"],
+        )
+    return params
+
+
+def _plans(stored: dict[str, dict], months: list[dt.date], today: dt.date | None) -> dict:
+    """What to compute live, {query: (sql, params)}: from the first month not kept on, or the
+    open month alone (when the trend reaches it)."""
+    open_month, month = current_month(today), months[-1]
+    plans = {}
+    for query in sorted(stored):
+        missing = [m for m in months if m < open_month and m not in stored[query]]
+        if missing:
+            plans[query] = (QUERIES[query], _params(missing[0], month, today))
+        elif month == open_month:
+            before = stored[query].get(add_months(month, -1)) if query == "money" else None
+            plans[query] = (OPEN_QUERIES[query], _open_params(month, before, today))
+    return plans
+
+
+def _rows_of_trend(queries: set[str], first: dt.date, month: dt.date, today: dt.date | None):
+    """Every month first…month of these statements: closed months as kept by the daily run
+    (`kpi_months_refresh`), the open month computed alone; a statement with a closed month not
+    kept is computed live from that month on. Two statements at most."""
+    open_month = current_month(today)
+    stored = _stored(queries, first, min(month, add_months(open_month, -1)))
+    months = [add_months(first, k) for k in range(TREND_MONTHS)]
+    live = _live(_plans(stored, months, today))
+    return {
+        query: [live.get(query, {}).get(m) or stored[query][m] for m in months] for query in queries
+    }
+
+
 def kpi_figures(
     month: dt.date, *, keys: list[str] | None = None, today: dt.date | None = None
 ) -> list[Figure]:
-    """The KPIs of `month` with their 12-month trends: one statement per group of KPIs."""
+    """The KPIs of `month` with their 12-month trends: closed months as kept, the open month
+    (and any month not kept yet) computed, in two statements."""
     kpis = [KPI_BY_KEY[key] for key in keys] if keys else KPIS
     first = add_months(month, -(TREND_MONTHS - 1))
-    params = _params(first, month, today)
-    results = {query: _rows(QUERIES[query], params) for query in {k.query for k in kpis}}
+    results = _rows_of_trend({k.query for k in kpis}, first, month, today)
     figures = []
     for kpi in kpis:
         read = [kpi.read(row) for row in results[kpi.query]]
@@ -725,6 +869,35 @@ def kpi_figures(
             )
         )
     return figures
+
+
+# --- keeping closed months -------------------------------------------------------------------
+
+REFRESH_MONTHS = 13
+
+
+@transaction.atomic
+def kpi_months_refresh(
+    *, on: dt.date, run: BillingRun | None = None, months: int = REFRESH_MONTHS
+) -> dict:
+    """Keep the statements' rows of the `months` closed months before `on`'s month (a daily
+    step): each statement computes them all at once and one INSERT … SELECT writes them,
+    replacing what was kept (late rework, backdated payments, voids move closed months)."""
+    last = add_months(current_month(on), -1)
+    first = add_months(last, -(months - 1))
+    params = _params(first, last, on)
+    written = 0
+    with connection.cursor() as cursor:
+        for query, sql in QUERIES.items():
+            cursor.execute(
+                f"""INSERT INTO {KpiMonth._meta.db_table} (month, statement, parts, computed_at)
+                    SELECT r.month, %(statement)s, to_jsonb(r), now() FROM ({sql}) AS r
+                    ON CONFLICT (month, statement)
+                    DO UPDATE SET parts = EXCLUDED.parts, computed_at = EXCLUDED.computed_at""",
+                {**params, "statement": query},
+            )
+            written += cursor.rowcount
+    return {"months": months, "first": first.isoformat(), "last": last.isoformat(), "rows": written}
 
 
 def month_totals(month: dt.date, *, today: dt.date | None = None) -> dict:

@@ -266,6 +266,7 @@ class Invoice(TimeStampedModel):
             models.Index(fields=["isp", "-issue_date"], name="invoice_isp_issued"),
             models.Index(fields=["subscription", "period_start"], name="invoice_subscription"),
             models.Index(fields=["order"], name="invoice_order"),
+            models.Index(fields=["issue_date"], name="invoice_issued"),
         ]
 
     def __str__(self) -> str:
@@ -334,7 +335,15 @@ class InvoiceLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=LineKind.values), name="line_kind_valid")
         ]
-        indexes = [models.Index(fields=["subscription", "period_start"], name="line_subscription")]
+        indexes = [
+            models.Index(fields=["subscription", "period_start"], name="line_subscription"),
+            # the rows whose period reaches into a month (the open month's KPIs)
+            models.Index(
+                fields=["period_end"],
+                include=["period_start", "subscription", "invoice"],
+                name="line_period_end",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.description
@@ -358,6 +367,7 @@ class Payment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")
         ]
+        indexes = [models.Index(fields=["received_at"], name="payment_received")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} on {self.invoice_id}"
@@ -802,3 +812,26 @@ class BillingRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+# --- board KPIs ------------------------------------------------------------------------------
+
+
+class KpiMonth(models.Model):
+    """One closed month's row of one board-KPI statement (`billing.kpis.QUERIES`): its counts
+    and sums, from which the figures are read exactly as from the live statement. Written by
+    the daily run (`kpi_months_refresh`), read by the dashboard instead of recomputing history."""
+
+    month = models.DateField(help_text="The month's first day.")
+    statement = models.CharField(max_length=20, help_text="The statement: services, money, …")
+    parts = models.JSONField(help_text="The statement's row for the month.")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-month", "statement"]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "statement"], name="kpi_month_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} {self.month:%Y-%m}"

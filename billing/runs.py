@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing.assurance import exceptions_detect
 from billing.connection import installments_invoice_due
 from billing.invoices import invoices_remind_overdue
+from billing.kpis import kpi_months_refresh
 from billing.lifecycle import RunKind, RunStatus
 from billing.models import BillingRun
 from billing.settlement import month_start, statements_generate
@@ -55,6 +56,7 @@ DAILY_STEPS: list[Step] = [
     ("settlement of last month", settlement_last_month),
     ("settlement so far", settlement_month_so_far),
     ("reminders", invoices_remind_overdue),
+    ("board KPIs", kpi_months_refresh),
 ]
 
 
