@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
-        ("billing", "0001_initial"),
+        ("billing", "0002_segment_catalog_price_and_overrides"),
         ("wholesale", "0005_isps_services_notifications"),
         ("workorders", "0002_task_foreign_keys_without_own_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
