@@ -42,7 +42,8 @@ def settlement_last_month(*, on: dt.date, run: BillingRun | None) -> dict:
 
 
 def settlement_month_so_far(*, on: dt.date, run: BillingRun | None) -> dict:
-    """Regenerate the draft statements of `on`'s month so far (finance watches them grow)."""
+    """Regenerate the draft statements of `on`'s month: today's live services projected to the
+    month's end (corrected by every later day's run until the month is over and issued)."""
     return statements_generate(month=on.replace(day=1), run=run, on=on, issue=False)
 
 

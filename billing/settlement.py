@@ -373,9 +373,9 @@ def statements_generate(
         "m_end": m_end,
         "dim": (after - first).days,
         "now": now,
-        # a live service counts to the month's end, or (a month not over: a draft of the
-        # month so far) to this instant, never into days still to come
-        "until": min(now, m_end),
+        # a live service counts to the month's end: a month not over yet is a draft that
+        # projects today's live services to its end (recomputed every day until it is over)
+        "until": m_end,
     }
     with connection.cursor() as cursor:
         cursor.execute(COMPUTE_SQL, params)

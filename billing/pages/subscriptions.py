@@ -12,7 +12,7 @@ from accounts.models import Organisation
 from accounts.permissions import finance_required
 from accounts.roles import OrganisationKind
 from billing.lifecycle import RunStatus, SubscriptionStatus
-from billing.runs import billing_run_start, runs_list
+from billing.runs import DAILY_STEPS, billing_run_start, runs_list
 from billing.subscriptions import subscription_detail, subscriptions_filtered
 
 PAGE_SIZE = 50
@@ -62,6 +62,10 @@ def subscription_view(request, pk: int):
 def run_list(request):
     """The billing runs with their counts, duration and status; a button runs today's."""
     page, query = _page(request, runs_list().select_related("triggered_by"))
+    order = {label: position for position, (label, _) in enumerate(DAILY_STEPS)}
+    for run in page.object_list:  # the steps as they run (counts are stored unordered)
+        steps = run.counts.get("steps", {})
+        run.steps_in_order = sorted(steps.items(), key=lambda item: order.get(item[0], 99))
     running = next((run for run in page.object_list if run.status == RunStatus.RUNNING), None)
     return render(
         request,

@@ -22,7 +22,7 @@ from billing.lifecycle import (
     StatementStatus,
 )
 from billing.models import Invoice, Promotion, SettlementLine, SettlementStatement
-from billing.settlement import statement_csv, statement_pdf, statements_generate
+from billing.settlement import next_month, statement_csv, statement_pdf, statements_generate
 from common.errors import DomainError
 from tests.billing.test_assurance_support import at, live_service, service_on
 from tests.wholesale.conftest import build
@@ -318,7 +318,7 @@ def test_a_month_not_over_is_a_draft_regenerated_on_every_run(town, plans):
     assert not Invoice.objects.exists()
 
 
-def test_a_draft_of_the_month_so_far_counts_no_day_still_to_come(town, plans):
+def test_a_draft_of_the_month_not_over_projects_live_services_to_its_end(town, plans):
     today = timezone.localdate()
     first = today.replace(day=1)
     midnight = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
@@ -327,8 +327,9 @@ def test_a_draft_of_the_month_so_far_counts_no_day_still_to_come(town, plans):
     statements_generate(month=first)
 
     statement = SettlementStatement.objects.get()
-    # every day before today in full; today counts 0, ½ or 1 by its hours so far
-    assert today.day - 1 <= statement.service_days <= today.day
+    days_in_month = (next_month(first) - first).days
+    assert statement.status == StatementStatus.DRAFT
+    assert statement.service_days == days_in_month  # every day, today's and those to come
 
 
 def test_a_month_to_come_cannot_be_settled(billing):
