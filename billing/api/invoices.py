@@ -255,6 +255,21 @@ class InvoiceDetail(APIView):
         return Response(_detail(pk))
 
 
+def _money_received(request, pk: int, record) -> Response:
+    """A payment or a refund (`record`: the service) of the invoice; 201 with the invoice."""
+    invoice = _invoice(pk)
+    data = validated(PaymentInputSerializer, request.data)
+    record(
+        invoice=invoice,
+        amount=data["amount"],
+        method=data["method"],
+        reference=data["reference"],
+        actor=request.user,
+        at=data["received_at"],
+    )
+    return Response(_detail(pk), status=status.HTTP_201_CREATED)
+
+
 class InvoicePayment(APIView):
     permission_classes = [IsFinance]
 
@@ -264,17 +279,7 @@ class InvoicePayment(APIView):
         responses={201: InvoiceDetailSerializer, **ERRORS, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, pk: int):
-        invoice = _invoice(pk)
-        data = validated(PaymentInputSerializer, request.data)
-        invoice_services.payment_record(
-            invoice=invoice,
-            amount=data["amount"],
-            method=data["method"],
-            reference=data["reference"],
-            actor=request.user,
-            at=data["received_at"],
-        )
-        return Response(_detail(pk), status=status.HTTP_201_CREATED)
+        return _money_received(request, pk, invoice_services.payment_record)
 
 
 class InvoiceRefund(APIView):
@@ -286,17 +291,7 @@ class InvoiceRefund(APIView):
         responses={201: InvoiceDetailSerializer, **ERRORS, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request, pk: int):
-        invoice = _invoice(pk)
-        data = validated(PaymentInputSerializer, request.data)
-        invoice_services.refund_record(
-            invoice=invoice,
-            amount=data["amount"],
-            method=data["method"],
-            reference=data["reference"],
-            actor=request.user,
-            at=data["received_at"],
-        )
-        return Response(_detail(pk), status=status.HTTP_201_CREATED)
+        return _money_received(request, pk, invoice_services.refund_record)
 
 
 class InvoiceCreditNote(APIView):

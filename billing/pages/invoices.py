@@ -170,15 +170,14 @@ def _action(request, pk: int, do, done: str):
     return redirect("billing:invoice", pk=pk)
 
 
-@require_POST
-@finance_required
-def invoice_payment(request, pk: int):
+def _money_received(request, pk: int, record, done: str):
+    """A payment or a refund (`record`: the service) from the invoice page's form."""
     data = request.POST
     return _action(
         request,
         pk,
         lambda invoice: (
-            invoice_services.payment_record(
+            record(
                 invoice=invoice,
                 amount=data.get("amount", ""),
                 method=data.get("method", ""),
@@ -187,28 +186,23 @@ def invoice_payment(request, pk: int):
                 at=_received_at(data.get("received_on", "")),
             ).amount
         ),
-        "Payment of {result} recorded.",
+        done,
+    )
+
+
+@require_POST
+@finance_required
+def invoice_payment(request, pk: int):
+    return _money_received(
+        request, pk, invoice_services.payment_record, "Payment of {result} recorded."
     )
 
 
 @require_POST
 @finance_required
 def invoice_refund(request, pk: int):
-    data = request.POST
-    return _action(
-        request,
-        pk,
-        lambda invoice: (
-            invoice_services.refund_record(
-                invoice=invoice,
-                amount=data.get("amount", ""),
-                method=data.get("method", ""),
-                reference=data.get("reference", ""),
-                actor=request.user,
-                at=_received_at(data.get("received_on", "")),
-            ).amount
-        ),
-        "Refund of {result} recorded.",
+    return _money_received(
+        request, pk, invoice_services.refund_record, "Refund of {result} recorded."
     )
 
 
