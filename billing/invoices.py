@@ -193,20 +193,7 @@ def payment_record(
             code="overpayment",
             field="amount",
         )
-    at = at or timezone.now()
-    payment = Payment.objects.create(
-        invoice=invoice,
-        kind=PaymentKind.PAYMENT,
-        amount=amount,
-        received_at=at,
-        method=method,
-        reference=reference,
-        recorded_by=actor,
-    )
-    invoice.amount_paid += amount
-    invoice = _settle_status(invoice, at)
-    invoice.save(update_fields=["amount_paid", "status", "paid_at", "updated_at"])
-    return payment
+    return _money_moved(invoice, PaymentKind.PAYMENT, amount, method, reference, actor, at)
 
 
 @transaction.atomic
@@ -234,20 +221,26 @@ def refund_record(
             code="refund_above_paid",
             field="amount",
         )
+    return _money_moved(invoice, PaymentKind.REFUND, amount, method, reference, actor, at)
+
+
+def _money_moved(invoice, kind, amount, method, reference, actor, at) -> Payment:
+    """The row of money received (or given back) on the locked invoice, its paid amount
+    and its status after it."""
     at = at or timezone.now()
-    refund = Payment.objects.create(
+    row = Payment.objects.create(
         invoice=invoice,
-        kind=PaymentKind.REFUND,
+        kind=kind,
         amount=amount,
         received_at=at,
         method=method,
         reference=reference,
         recorded_by=actor,
     )
-    invoice.amount_paid -= amount
+    invoice.amount_paid += amount if kind == PaymentKind.PAYMENT else -amount
     invoice = _settle_status(invoice, at)
     invoice.save(update_fields=["amount_paid", "status", "paid_at", "updated_at"])
-    return refund
+    return row
 
 
 # --- credit notes, voiding, disputes --------------------------------------------------------
