@@ -35,6 +35,7 @@ HUNDRED = Decimal(100)
 LIVE_ORDER = "('received', 'awaiting_infrastructure', 'ready_for_activation', 'active')"
 
 OK, WARN, BAD, NONE = "ok", "warn", "bad", "none"
+KPI_STATUSES = [OK, WARN, BAD, NONE]  # the colours: target met, between, alert, no figure
 
 
 # --- periods --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ MONTH = OpenApiParameter(
 class TrendPointSerializer(serializers.Serializer):
     month = serializers.CharField(help_text="YYYY-MM")
     value = serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True)
-    status = serializers.ChoiceField(choices=["ok", "warn", "bad", "none"])
+    status = serializers.ChoiceField(choices=kpis.KPI_STATUSES)
 
 
 class KpiSerializer(serializers.Serializer):
@@ -42,7 +42,7 @@ class KpiSerializer(serializers.Serializer):
     quarter_over_quarter = serializers.BooleanField(
         help_text="Target and alert apply to the rise over three months before (DSO)."
     )
-    status = serializers.ChoiceField(choices=["ok", "warn", "bad", "none"])
+    status = serializers.ChoiceField(choices=kpis.KPI_STATUSES)
     how = serializers.CharField()
     extra = serializers.DictField(child=serializers.CharField(allow_null=True))
     rows_url = serializers.CharField(help_text="The rows behind the figure (API).")

@@ -75,7 +75,7 @@ class SubscriptionInvoiceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OverrideSerializer(serializers.ModelSerializer):
+class SubscriptionOverrideSerializer(serializers.ModelSerializer):
     class Meta:
         model = PriceOverride
         fields = ["id", "field", "old_value", "new_value", "reason_code", "status", "requested_at"]
@@ -88,7 +88,7 @@ class SubscriptionDetailSerializer(SubscriptionSerializer):
     )
     segments = SegmentSerializer(many=True, read_only=True)
     invoices = SubscriptionInvoiceSerializer(many=True, read_only=True)
-    overrides = OverrideSerializer(many=True, read_only=True)
+    overrides = SubscriptionOverrideSerializer(many=True, read_only=True)
 
     class Meta(SubscriptionSerializer.Meta):
         fields = [
@@ -101,7 +101,7 @@ class SubscriptionDetailSerializer(SubscriptionSerializer):
         read_only_fields = fields
 
 
-class RunSerializer(serializers.ModelSerializer):
+class BillingRunSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
@@ -166,7 +166,7 @@ class RunList(generics.ListAPIView):
     """The billing runs, newest first; POST starts today's daily run on a worker."""
 
     permission_classes = [IsFinance]
-    serializer_class = RunSerializer
+    serializer_class = BillingRunSerializer
 
     def get_queryset(self):
         return runs_list()
@@ -177,7 +177,7 @@ class RunList(generics.ListAPIView):
 
     @extend_schema(
         request=None,
-        responses={202: RunSerializer, 200: RunSerializer},
+        responses={202: BillingRunSerializer, 200: BillingRunSerializer},
         summary="Start today's billing run",
         description="Makes (or finds) today's daily run and hands it to a worker; "
         "200 with the run when it is done already.",
@@ -185,14 +185,14 @@ class RunList(generics.ListAPIView):
     def post(self, request, *args, **kwargs):
         run, to_start = billing_run_start(actor=request.user)
         code = status.HTTP_202_ACCEPTED if to_start else status.HTTP_200_OK
-        return Response(RunSerializer(run).data, status=code)
+        return Response(BillingRunSerializer(run).data, status=code)
 
 
 class RunDetail(generics.RetrieveAPIView):
     """One billing run: its status and counts (the runs page polls it while it runs)."""
 
     permission_classes = [IsFinance]
-    serializer_class = RunSerializer
+    serializer_class = BillingRunSerializer
     queryset = BillingRun.objects.all()
 
     @extend_schema(summary="One billing run")

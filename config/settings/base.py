@@ -168,6 +168,14 @@ SPECTACULAR_SETTINGS = {
         "ServiceStatusEnum": "wholesale.lifecycle.ServiceStatus",
         "WebhookStatusEnum": "wholesale.lifecycle.WebhookStatus",
         "BookingStatusEnum": "wholesale.lifecycle.BookingStatus",
+        "InvoiceStatusEnum": "billing.lifecycle.InvoiceStatus",
+        "SubscriptionStatusEnum": "billing.lifecycle.SubscriptionStatus",
+        "BillingRunStatusEnum": "billing.lifecycle.RunStatus",
+        "BillingExceptionStatusEnum": "billing.lifecycle.ExceptionStatus",
+        "OverrideStatusEnum": "billing.lifecycle.OverrideStatus",
+        "StatementStatusEnum": "billing.lifecycle.StatementStatus",
+        "ConnectionChargeStatusEnum": "billing.lifecycle.ConnectionChargeStatus",
+        "KpiStatusEnum": "billing.kpis.KPI_STATUSES",
     },
 }
 

@@ -408,6 +408,18 @@
         target.getPanes().overlayPane.appendChild(this._canvas);
         L.HeatLayer.prototype.onRemove.call(this, target);
       },
+      // nothing to draw off the map (leaflet-heat would read the absent map's state)
+      redraw: function () {
+        return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
+      },
+      // a redraw scheduled for the next frame may find the layer removed by then
+      _redraw: function () {
+        if (!this._map) {
+          this._frame = null;
+          return;
+        }
+        L.HeatLayer.prototype._redraw.call(this);
+      },
     });
     const layer = new PaneHeatLayer([], { pane: "oanm-demand-heat", radius: 22, blur: 18, minOpacity: 0.25, gradient: HEAT_GRADIENT });
     const cache = new Map();
