@@ -24,6 +24,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from billing.invoicing import (
@@ -34,7 +35,14 @@ from billing.invoicing import (
     provider_problem,
 )
 from billing.lifecycle import ConnectionChargeStatus, InvoiceKind, LineKind
-from billing.models import BillingRun, ConnectionCharge, Installment, Invoice, InvoiceLine
+from billing.models import (
+    BillingProvider,
+    BillingRun,
+    ConnectionCharge,
+    Installment,
+    Invoice,
+    InvoiceLine,
+)
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
 from wholesale.connection_cost import installment_plan
@@ -99,6 +107,12 @@ def connection_charge_open(*, order: Order, on: dt.date | None = None) -> Connec
         charge.blocked_reason = problem[:300]
         charge.save(update_fields=["status", "blocked_reason", "updated_at"])
         return charge
+    return _charge_start(charge, order, on)
+
+
+def _charge_start(charge: ConnectionCharge, order: Order, on: dt.date | None):
+    """A charge whose billing party can invoice: its provider, the deposit invoice, and the
+    rows if the stage is reached."""
     provider = provider_of(order.connection_cost_billed_by_id)
     charge.provider = provider
     deposit = order.connection_cost_deposit
@@ -118,6 +132,37 @@ def connection_charge_open(*, order: Order, on: dt.date | None = None) -> Connec
         charge.deposit_invoice = invoice
     charge.save(update_fields=["provider", "deposit_invoice", "updated_at"])
     return connection_charge_check(charge=charge, on=on)
+
+
+def connection_charges_unblock(*, on: dt.date, run=None) -> dict:
+    """Blocked charges whose billing party can invoice now (a provider was set up since)
+    start as if the signup were new: the deposit invoiced, the rows if the stage is reached.
+    Only those are read (the others stay blocked with their reason); each in the run step's
+    transaction. Returns counts."""
+    ready = (
+        ConnectionCharge.objects.filter(status=ConnectionChargeStatus.BLOCKED)
+        .filter(
+            Exists(
+                BillingProvider.objects.filter(
+                    organisation_id=OuterRef("order__connection_cost_billed_by_id"),
+                    organisation__is_active=True,
+                    is_active=True,
+                    currency=OuterRef("order__connection_cost_currency"),
+                )
+            )
+        )
+        .select_for_update(of=("self",))
+        .select_related("order")
+        .order_by("pk")
+    )
+    unblocked = 0
+    for charge in ready:
+        charge.status = ConnectionChargeStatus.WAITING
+        charge.blocked_reason = ""
+        charge.save(update_fields=["status", "blocked_reason", "updated_at"])
+        _charge_start(charge, charge.order, on)
+        unblocked += 1
+    return {"unblocked": unblocked}
 
 
 # --- the stage: one signup ------------------------------------------------------------------

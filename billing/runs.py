@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.assurance import exceptions_detect
-from billing.connection import installments_invoice_due
+from billing.connection import connection_charges_unblock, installments_invoice_due
 from billing.invoices import invoices_remind_overdue
 from billing.kpis import kpi_months_refresh
 from billing.lifecycle import RunKind, RunStatus
@@ -53,6 +53,7 @@ def settlement_month_so_far(*, on: dt.date, run: BillingRun | None) -> dict:
 DAILY_STEPS: list[Step] = [
     ("revenue assurance", exceptions_detect),
     ("subscriptions", subscriptions_bill_current_month),
+    ("blocked connection charges", connection_charges_unblock),
     ("connection installments", installments_invoice_due),
     ("settlement of last month", settlement_last_month),
     ("settlement so far", settlement_month_so_far),

@@ -15,6 +15,7 @@ from billing.connection import (
     add_months,
     connection_charge_check,
     connection_charges_check_addresses,
+    connection_charges_unblock,
     installment_plan_sql,
     installments_invoice_due,
 )
@@ -25,6 +26,7 @@ from gis_core.services import address_activate, address_connect
 from tests.wholesale.conftest import build
 from wholesale.connection_cost import installment_plan
 from wholesale.lifecycle import InvoicingStage
+from wholesale.models import Order
 from wholesale.services import connection_cost_terms_set, order_cancel, signup_place
 
 pytestmark = pytest.mark.django_db
@@ -188,6 +190,28 @@ def test_a_provider_in_another_currency_blocks_it_too(town, billing):
     assert charge.status == ConnectionChargeStatus.BLOCKED
     assert charge.blocked_reason == "Wedding Fibre Netz GmbH invoices in CHF, not EUR"
     assert not Invoice.objects.exists()
+
+
+def test_a_blocked_charge_starts_once_its_billing_party_can_invoice(town):
+    terms(town, total="5000", deposit="1000", max_installment="500")
+    order = sign_up(town.address("demand_aggregation"), town.offerings[0])
+    other_currency = sign_up(town.address("demand_aggregation", 1), town.offerings[1])
+    assert connection_charges_unblock(on=this_month())["unblocked"] == 0  # still no provider
+
+    BillingProvider.objects.create(
+        organisation=town.billing, name="Wedding Fibre Netz GmbH", invoice_prefix="WFN"
+    )
+    Order.objects.filter(pk=other_currency.pk).update(connection_cost_currency="CHF")
+
+    assert connection_charges_unblock(on=this_month()) == {"unblocked": 1}
+    charge = ConnectionCharge.objects.get(order=order)
+    assert charge.status == ConnectionChargeStatus.GENERATED and charge.blocked_reason == ""
+    assert charge.deposit_invoice.total == D("1000.00")
+    assert [row.amount for row in rows_of(order)] == [D("500.00")] * 10
+    still = ConnectionCharge.objects.get(order=other_currency)
+    assert still.status == ConnectionChargeStatus.BLOCKED  # its party cannot bill in CHF
+    assert connection_charges_unblock(on=this_month()) == {"unblocked": 0}
+    assert Invoice.objects.count() == 1
 
 
 def test_an_order_without_connection_cost_gets_no_charge(town, billing):
