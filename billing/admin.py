@@ -21,6 +21,7 @@ from billing.models import (
     SettlementStatement,
     Subscription,
     SubscriptionSegment,
+    WholesaleExclusion,
 )
 from common.admin import ReadOnlyAdmin
 
@@ -223,3 +224,20 @@ class ConnectionChargeAdmin(ReadOnlyAdmin):
     list_select_related = ("order", "provider")
     search_fields = ("order__reference",)
     inlines = [InstallmentInline]
+
+
+# --- wholesale exclusions (configured here; settlement leaves their days out) ----------------
+
+
+@admin.register(WholesaleExclusion)
+class WholesaleExclusionAdmin(admin.ModelAdmin):
+    list_display = ("address", "reason", "valid_from", "valid_to", "created_by")
+    list_select_related = ("address", "created_by")
+    raw_id_fields = ("address",)
+    readonly_fields = ("created_by",)
+    search_fields = ("address__street", "reason")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

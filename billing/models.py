@@ -751,6 +751,37 @@ class SettlementStatement(TimeStampedModel):
         return self.actual_total - self.expected_total
 
 
+class WholesaleExclusion(TimeStampedModel):
+    """An address excluded from wholesale fees for a while (DOMAIN.md: a municipal building,
+    a show home): its services' days in that period are not settled with their ISP."""
+
+    address = models.ForeignKey(
+        "gis_core.Address",
+        on_delete=models.PROTECT,
+        related_name="wholesale_exclusions",
+        db_index=False,  # the (address, valid_from) index serves it
+    )
+    reason = models.CharField(max_length=300)
+    valid_from = models.DateField(help_text="First day excluded.")
+    valid_to = models.DateField(null=True, blank=True, help_text="Last day (empty: open).")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["address", "valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                name="wholesale_exclusion_period_ordered",
+            )
+        ]
+        indexes = [models.Index(fields=["address", "valid_from"], name="wholesale_exclusion_addr")]
+
+    def __str__(self) -> str:
+        return f"{self.address_id} excluded from {self.valid_from}: {self.reason}"
+
+
 class SettlementLine(models.Model):
     """One row of a statement: a service's days at its rate, a one-time fee, a promotion."""
 

@@ -120,7 +120,13 @@ seg_days AS (
            extract(epoch FROM least(g.ends, d.day_end) - greatest(g.starts, d.day_start))
              / 3600 AS hours
     FROM segs g JOIN days d ON g.starts < d.day_end AND g.ends > d.day_start
+    JOIN svc_all sa ON sa.id = g.service_id
     WHERE g.ends > g.starts
+      -- a day the address is excluded from wholesale fees is not settled
+      AND NOT EXISTS (
+          SELECT 1 FROM billing_wholesaleexclusion x
+           WHERE x.address_id = sa.address_id AND x.valid_from <= d.day
+             AND (x.valid_to IS NULL OR x.valid_to >= d.day))
 ),
 service_days AS (
     SELECT sd.source, sd.service_id, sd.day, sd.day_start, sum(sd.hours) AS hours,

@@ -21,7 +21,13 @@ from billing.lifecycle import (
     PromotionScope,
     StatementStatus,
 )
-from billing.models import Invoice, Promotion, SettlementLine, SettlementStatement
+from billing.models import (
+    Invoice,
+    Promotion,
+    SettlementLine,
+    SettlementStatement,
+    WholesaleExclusion,
+)
 from billing.settlement import next_month, statement_csv, statement_pdf, statements_generate
 from common.errors import DomainError
 from tests.billing.test_assurance_support import at, live_service, service_on
@@ -75,6 +81,23 @@ def test_a_day_counts_by_the_hours_active(town, plans, hours, minutes, full, hal
     line = line_of(service)
     assert (line.full_days, line.half_days, line.amount) == (full, half, Decimal(amount))
     assert line.monthly_rate == Decimal("30.00")
+
+
+def test_days_an_address_is_excluded_from_wholesale_fees_are_not_settled(town, plans):
+    service = live_service(town, 0, isp=1, offering=plans["offerings"][1], when=at(2024, 4, 1))
+    WholesaleExclusion.objects.create(
+        address=service.address,
+        reason="municipal building",
+        valid_from=dt.date(2024, 4, 11),
+        valid_to=dt.date(2024, 4, 20),
+    )
+
+    statements_generate(month=APRIL)
+
+    line = line_of(service)
+    assert (line.full_days, line.half_days, line.amount) == (20, 0, Decimal("20.00"))
+    statement = SettlementStatement.objects.get()
+    assert statement.expected_total == statement.actual_total == Decimal("20.00")
 
 
 def test_the_thresholds_come_from_the_arrangement(town, plans, billing):
