@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
@@ -100,8 +100,8 @@ def tile_response(request, data: bytes) -> HttpResponse:
     if if_none_match:
         wanted = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
         if "*" in wanted or etag in wanted:
-            response = HttpResponse(status=304)
-            return _with_cache_headers(response, etag)
+            # no Content-Type: a cache updates its stored tile's headers from a 304's
+            return _with_cache_headers(HttpResponseNotModified(), etag)
     if data:
         response = HttpResponse(data, content_type=CONTENT_TYPE)
     else:
