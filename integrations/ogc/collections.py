@@ -262,17 +262,40 @@ def _feature_sql(collection: Collection, crs: str) -> str:
     )
 
 
-def fetch_features(query: ItemsQuery, *, crs: str, limit: int, offset: int) -> list[dict]:
-    """One page of features, ordered by id, built in one statement."""
+def fetch_features(
+    query: ItemsQuery,
+    *,
+    crs: str,
+    limit: int,
+    after: int | None = None,
+    before: int | None = None,
+) -> tuple[list[dict], bool]:
+    """One page of features in id order, built in one statement, and whether more lie beyond.
+
+    Keyset paging: the page after id `after`, or the page before id `before` (for `prev`
+    links); the index on the id finds any page as fast as the first.
+    """
     where, params = query.where()
+    direction = "ASC"
+    if after is not None:
+        where += (" AND " if where else " WHERE ") + "t.id > %s"
+        params.append(after)
+    elif before is not None:
+        where += (" AND " if where else " WHERE ") + "t.id < %s"
+        params.append(before)
+        direction = "DESC"
     sql = (
         "SELECT coalesce(json_agg(f ORDER BY id), '[]'::json)::text FROM ("
         f"SELECT t.id AS id, {_feature_sql(query.collection, crs)} AS f "
-        f"FROM {query.collection.from_sql}{where} ORDER BY t.id LIMIT %s OFFSET %s) page"
+        f"FROM {query.collection.from_sql}{where} ORDER BY t.id {direction} LIMIT %s) page"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit, offset])
-        return json.loads(cursor.fetchone()[0])
+        cursor.execute(sql, [*params, limit + 1])
+        features = json.loads(cursor.fetchone()[0])
+    more = len(features) > limit
+    if more:  # the one row read beyond the page
+        features = features[1:] if direction == "DESC" else features[:limit]
+    return features, more
 
 
 def count_features(query: ItemsQuery) -> int:

@@ -80,7 +80,8 @@ def _items_parameters() -> list:
                 "default": ogc.DEFAULT_LIMIT,
             },
         ),
-        _parameter("offset", "Where the page starts (follow `next`).", {"type": "integer"}),
+        _parameter("after", "Page after this id (follow the `next` link).", {"type": "integer"}),
+        _parameter("before", "Page before this id (the `prev` link).", {"type": "integer"}),
         _parameter(
             "bbox",
             "minx,miny,maxx,maxy in bbox-crs (CRS84 unless given).",

@@ -35,7 +35,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 READ_SCOPES = (TokenScope.READ, TokenScope.SYNC)
-ITEMS_PARAMETERS = {"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime"}
+ITEMS_PARAMETERS = {"f", "limit", "after", "before", "bbox", "bbox-crs", "crs", "datetime"}
+MAX_ID = 2**63 - 1
 
 
 def _error(status: int, code: str, description: str) -> JsonResponse:
@@ -246,7 +247,7 @@ def queryables(request, collection_id: str):
     return HttpResponse(json.dumps(data), content_type="application/schema+json")
 
 
-def _int(request, name: str, default: int, low: int, high: int) -> int:
+def _int(request, name: str, default: int | None, low: int, high: int) -> int | None:
     text = request.GET.get(name)
     if text is None:
         return default
@@ -299,25 +300,29 @@ def items(request, collection_id: str):
     found = _collection(collection_id)
     fmt = _format(request)
     limit = _int(request, "limit", ogc.DEFAULT_LIMIT, 1, ogc.MAX_LIMIT)
-    offset = _int(request, "offset", 0, 0, 2**31 - 1)
+    after = _int(request, "after", None, 0, MAX_ID)
+    before = _int(request, "before", None, 0, MAX_ID)
+    if after is not None and before is not None:
+        raise bad_parameter("after and before exclude each other (follow the next/prev links)")
     crs = ogc.parse_crs(request.GET.get("crs"), "crs")
     query = _items_query(request, found)
-    features = ogc.fetch_features(query, crs=crs, limit=limit, offset=offset)
+    features, more = ogc.fetch_features(query, crs=crs, limit=limit, after=after, before=before)
     matched = ogc.count_features(query)
     path = f"collections/{found.id}/items"
-    kept = {key: value for key, value in request.GET.items() if key not in ("f", "offset")}
+    kept = {k: v for k, v in request.GET.items() if k not in ("f", "after", "before")}
+    here = {"after": after, "before": before}
     links = [
         {
             "rel": "self" if fmt == "json" else "alternate",
             "type": GEOJSON,
             "title": "this page as GeoJSON",
-            "href": _url(request, path, **kept, f="json", offset=offset or None),
+            "href": _url(request, path, **kept, f="json", **here),
         },
         {
             "rel": "self" if fmt == "html" else "alternate",
             "type": HTML,
             "title": "this page as HTML",
-            "href": _url(request, path, **kept, f="html", offset=offset or None),
+            "href": _url(request, path, **kept, f="html", **here),
         },
         {
             "rel": "collection",
@@ -328,22 +333,23 @@ def items(request, collection_id: str):
     ]
     page_type = HTML if fmt == "html" else GEOJSON
     f = "html" if fmt == "html" else "json"
-    if offset + len(features) < matched:
+    # Paging backwards, a next page exists (the one we came from); forwards, if a row was left.
+    if features and (more if before is None else True):
         links.append(
             {
                 "rel": "next",
                 "type": page_type,
                 "title": "next page",
-                "href": _url(request, path, **kept, f=f, offset=offset + limit),
+                "href": _url(request, path, **kept, f=f, after=features[-1]["id"]),
             }
         )
-    if offset > 0:
+    if features and (after is not None if before is None else more):
         links.append(
             {
                 "rel": "prev",
                 "type": page_type,
                 "title": "previous page",
-                "href": _url(request, path, **kept, f=f, offset=max(offset - limit, 0) or None),
+                "href": _url(request, path, **kept, f=f, before=features[0]["id"]),
             }
         )
     data = {
@@ -359,7 +365,7 @@ def items(request, collection_id: str):
         fmt,
         data,
         crs,
-        title=f"{found.title}: features {offset + 1}–{offset + len(features)} of {matched}",
+        title=f"{found.title}: {len(features)} of {matched} features",
         features=features,
         collection=found,
     )
@@ -373,10 +379,10 @@ def item(request, collection_id: str, feature_id: str):
     if unknown:
         raise bad_parameter(f"unknown parameter {unknown[0]!r}; a feature takes f and crs")
     crs = ogc.parse_crs(request.GET.get("crs"), "crs")
-    if not feature_id.isdigit() or int(feature_id) > 2**63 - 1:
+    if not feature_id.isdigit() or int(feature_id) > MAX_ID:
         raise not_found(f"no feature {feature_id!r} in {found.id}")
     query = ogc.ItemsQuery(collection=found, feature_id=int(feature_id))
-    features = ogc.fetch_features(query, crs=crs, limit=1, offset=0)
+    features, _ = ogc.fetch_features(query, crs=crs, limit=1)
     if not features:
         raise not_found(f"no feature {feature_id!r} in {found.id}")
     feature = features[0]

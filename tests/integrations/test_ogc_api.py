@@ -132,16 +132,34 @@ def test_items_are_geojson_with_counts_links_and_serviceability(get, town):
 
 
 def test_next_links_page_through_every_feature_exactly_once(get, town):
-    seen, href, pages = [], "/ogc/collections/addresses/items?limit=4", 0
+    seen, href, pages = [], "/ogc/collections/addresses/items?limit=4", []
     while href:
         page = get(path_of(href)).json()
         assert page["numberMatched"] == ADDRESSES
         seen += [feature["id"] for feature in page["features"]]
-        href, pages = link(page, "next"), pages + 1
-        if pages > 1:
-            assert link(page, "prev")
-    assert pages == 4  # 4 + 4 + 4 + 4
+        pages.append(page)
+        href = link(page, "next")
+        assert bool(link(page, "prev")) == (len(pages) > 1)
+    assert len(pages) == 4  # 4 + 4 + 4 + 4
     assert seen == sorted(address.pk for address in town.addresses)
+    # ... and the prev links lead back page by page to the first.
+    back, page = [], pages[-1]
+    while link(page, "prev"):
+        page = get(path_of(link(page, "prev"))).json()
+        back.append([f["id"] for f in page["features"]])
+    assert back == [[f["id"] for f in p["features"]] for p in reversed(pages[:-1])]
+    assert link(page, "next") == link(pages[0], "next")
+
+
+def test_next_links_keep_the_filters(get):
+    page = get("/ogc/collections/addresses/items", limit=5, area_code="north").json()
+    ids = [f["id"] for f in page["features"]]
+    second = get(path_of(link(page, "next"))).json()
+    assert second["numberMatched"] == 12 and second["numberReturned"] == 5
+    assert all(f["properties"]["area_code"] == "north" for f in second["features"])
+    assert second["features"][0]["id"] > ids[-1]
+    last = get(path_of(link(second, "next"))).json()
+    assert last["numberReturned"] == 2 and link(last, "next") is None
 
 
 def test_bbox_selects_the_features_inside(get):
@@ -232,7 +250,9 @@ def test_html_encodings_are_readable_pages(get, client, town):
         ("/ogc/collections/addresses/items", {"limit": "0"}, 400, "limit"),
         ("/ogc/collections/addresses/items", {"limit": "10001"}, 400, "limit"),
         ("/ogc/collections/addresses/items", {"limit": "ten"}, 400, "limit"),
-        ("/ogc/collections/addresses/items", {"offset": "-1"}, 400, "offset"),
+        ("/ogc/collections/addresses/items", {"after": "-1"}, 400, "after"),
+        ("/ogc/collections/addresses/items", {"offset": "10"}, 400, "offset"),
+        ("/ogc/collections/addresses/items", {"after": "1", "before": "9"}, 400, "after"),
         ("/ogc/collections/addresses/items", {"datetime": "yesterday"}, 400, "datetime"),
         ("/ogc/collections/addresses/items", {"datetime": "../.."}, 400, "datetime"),
         (
