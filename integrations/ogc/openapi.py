@@ -52,6 +52,40 @@ def _get(summary: str, parameters: list, ok: dict, operation_id: str) -> dict:
     }
 
 
+FEATURE_PATH = [
+    COLLECTION_ID,
+    {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
+    {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": "The ETag read: the change is refused (412) if the area changed since.",
+        "schema": {"type": "string"},
+    },
+]
+
+
+def _write(summary: str, parameters: list, status: str, operation_id: str) -> dict:
+    return {
+        "summary": summary,
+        "operationId": operation_id,
+        "description": "A GeoJSON Feature with properties code (create only), name and "
+        "target_take_rate, in CRS84 unless the Content-Crs header names EPSG:4326 or 3857. "
+        "Operators only (or a token with the write scope).",
+        "parameters": parameters,
+        "requestBody": {
+            "required": True,
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+        },
+        "responses": {
+            status: {"description": "The area as stored, with its ETag (and Location)."},
+            **ERRORS,
+            "409": {**EXCEPTION, "description": "A duplicate code, or an area already split."},
+            "412": {**EXCEPTION, "description": "If-Match names an old ETag."},
+        },
+    }
+
+
 def _ok(description: str, media_type: str = "application/json") -> dict:
     return {
         "description": description,
@@ -133,12 +167,17 @@ def openapi_document(server_url: str) -> dict:
                 _ok("A JSON schema.", "application/schema+json"),
                 "getQueryables",
             ),
-            "/collections/{collectionId}/items": _get(
-                "Features",
-                _items_parameters(),
-                _ok(FEATURE_COLLECTION["description"], "application/geo+json"),
-                "getFeatures",
-            ),
+            "/collections/{collectionId}/items": {
+                **_get(
+                    "Features",
+                    _items_parameters(),
+                    _ok(FEATURE_COLLECTION["description"], "application/geo+json"),
+                    "getFeatures",
+                ),
+                "post": _write(
+                    "Create an area (areas only)", [COLLECTION_ID], "201", "createFeature"
+                ),
+            },
             "/collections/{collectionId}/items/{featureId}": _get(
                 "A feature",
                 [
@@ -149,6 +188,10 @@ def openapi_document(server_url: str) -> dict:
                 ],
                 _ok("A GeoJSON Feature.", "application/geo+json"),
                 "getFeature",
-            ),
+            )
+            | {
+                "put": _write("Replace an area", FEATURE_PATH, "200", "replaceFeature"),
+                "patch": _write("Update an area", FEATURE_PATH, "200", "updateFeature"),
+            },
         },
     }

@@ -12,15 +12,18 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import ApiTokenAuthentication
-from accounts.permissions import is_owner_staff
+from accounts.permissions import is_operator, is_owner_staff
 from accounts.roles import TokenScope
+from common.errors import DomainError
 from integrations.ogc import collections as ogc
+from integrations.ogc import edits
 from integrations.ogc.errors import OgcError, bad_parameter, not_found
 from integrations.ogc.openapi import openapi_document
 
@@ -33,7 +36,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # PATCH of areas. POST and PUT are offered too, but not DELETE (an area is retired only
+    # by a split), so create-replace-delete is not claimed.
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
 ]
+WRITABLE_COLLECTIONS = {"areas"}
+READ_METHODS = ("GET", "HEAD")
 READ_SCOPES = (TokenScope.READ, TokenScope.SYNC)
 ITEMS_PARAMETERS = {"f", "limit", "after", "before", "bbox", "bbox-crs", "crs", "datetime"}
 MAX_ID = 2**63 - 1
@@ -46,37 +54,58 @@ def _error(status: int, code: str, description: str) -> JsonResponse:
     return response
 
 
-def _authorise(request: HttpRequest) -> None:
-    """Owner staff by session, or an owner-staff token with the read or sync scope."""
+def _authorise(request: HttpRequest, *, write: bool = False):
+    """Reading: owner staff by session, or an owner-staff token with the read or sync scope.
+    Writing: operators by session (with the CSRF check), or an operator's token with the
+    write scope. Returns the user."""
     try:
         found = ApiTokenAuthentication().authenticate(request)
     except AuthenticationFailed as exc:
         raise OgcError(401, "Unauthorized", str(exc.detail)) from None
     if found is not None:
         user, token = found
-        if not any(token.has_scope(scope) for scope in READ_SCOPES):
+        if write and not token.has_scope(TokenScope.WRITE):
+            raise OgcError(403, "Forbidden", "changes need an API token with the write scope")
+        if not write and not any(token.has_scope(scope) for scope in READ_SCOPES):
             raise OgcError(403, "Forbidden", "this API token needs the read or sync scope")
     else:
         user = request.user
         if not user.is_authenticated:
             raise OgcError(401, "Unauthorized", "sign in or send an API token")
+        if write:
+            refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+            if refused is not None:
+                raise OgcError(403, "Forbidden", "CSRF check failed (send the CSRF token)")
+    if write and not is_operator(user):
+        raise OgcError(403, "Forbidden", "only operator admins and planners may change areas")
     if not is_owner_staff(user):
         raise OgcError(403, "Forbidden", "only the network owner's staff may read this data")
+    return user
 
 
-def ogc_view(view):
-    """GET only, authorised, and `OgcError`s as OGC exception JSON."""
+def ogc_view(*methods: str):
+    """Allowed methods (GET by default), authorised, errors as OGC exception JSON."""
+    allowed = (*READ_METHODS, *methods)
 
-    @require_GET
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            _authorise(request)
-            return view(request, *args, **kwargs)
-        except OgcError as exc:
-            return _error(exc.status, exc.code, exc.description)
+    def decorate(view):
+        @csrf_exempt  # tokens need no CSRF; sessions' writes are checked in _authorise
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in allowed:
+                response = _error(405, "MethodNotAllowed", f"{request.method} is not offered here")
+                response["Allow"] = ", ".join(allowed)
+                return response
+            try:
+                request.ogc_user = _authorise(request, write=request.method not in READ_METHODS)
+                return view(request, *args, **kwargs)
+            except OgcError as exc:
+                return _error(exc.status, exc.code, exc.description)
+            except DomainError as exc:
+                return _error(exc.status_code or 400, exc.code, exc.message)
 
-    return wrapped
+        return wrapped
+
+    return decorate
 
 
 def _format(request: HttpRequest) -> str:
@@ -120,7 +149,7 @@ def _collection(collection_id: str) -> ogc.Collection:
     return collection
 
 
-@ogc_view
+@ogc_view()
 def landing(request):
     fmt = _format(request)
     data = {
@@ -157,13 +186,13 @@ def landing(request):
     return _respond(request, fmt, data, title=data["title"])
 
 
-@ogc_view
+@ogc_view()
 def conformance(request):
     fmt = _format(request)
     return _respond(request, fmt, {"conformsTo": CONFORMANCE}, title="Conformance")
 
 
-@ogc_view
+@ogc_view()
 def api(request):
     document = openapi_document(_url(request, ""))
     if _format(request) == "html":
@@ -207,7 +236,7 @@ def _collection_document(request, collection: ogc.Collection, fmt: str) -> dict:
     }
 
 
-@ogc_view
+@ogc_view()
 def collections(request):
     fmt = _format(request)
     data = {
@@ -221,14 +250,14 @@ def collections(request):
     return _respond(request, fmt, data, title="Collections", collections=data["collections"])
 
 
-@ogc_view
+@ogc_view()
 def collection(request, collection_id: str):
     fmt = _format(request)
     data = _collection_document(request, _collection(collection_id), fmt)
     return _respond(request, fmt, data, title=data["title"], collections=[data])
 
 
-@ogc_view
+@ogc_view()
 def queryables(request, collection_id: str):
     found = _collection(collection_id)
     properties = {"geometry": {"$ref": f"https://geojson.org/schema/{found.geometry_type}.json"}}
@@ -295,9 +324,11 @@ def _geojson(request, fmt: str, data: dict, crs: str, *, title: str, **extra) ->
     return response
 
 
-@ogc_view
+@ogc_view("POST")
 def items(request, collection_id: str):
     found = _collection(collection_id)
+    if request.method == "POST":
+        return _create(request, found)
     fmt = _format(request)
     limit = _int(request, "limit", ogc.DEFAULT_LIMIT, 1, ogc.MAX_LIMIT)
     after = _int(request, "after", None, 0, MAX_ID)
@@ -371,9 +402,11 @@ def items(request, collection_id: str):
     )
 
 
-@ogc_view
+@ogc_view("PUT", "PATCH")
 def item(request, collection_id: str, feature_id: str):
     found = _collection(collection_id)
+    if request.method in ("PUT", "PATCH"):
+        return _change(request, found, feature_id)
     fmt = _format(request)
     unknown = sorted(set(request.GET) - {"f", "crs"})
     if unknown:
@@ -396,7 +429,7 @@ def item(request, collection_id: str, feature_id: str):
             "href": _url(request, f"collections/{found.id}"),
         },
     ]
-    return _geojson(
+    response = _geojson(
         request,
         fmt,
         feature,
@@ -405,3 +438,49 @@ def item(request, collection_id: str, feature_id: str):
         features=[feature],
         collection=found,
     )
+    response["ETag"] = edits.etag(feature["id"], feature["properties"]["updated_at"])
+    return response
+
+
+def _writable(found: ogc.Collection) -> None:
+    if found.id not in WRITABLE_COLLECTIONS:
+        raise OgcError(405, "MethodNotAllowed", f"{found.id} are read-only here")
+
+
+def _body(request):
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise bad_parameter("the body is not JSON (send a GeoJSON Feature)") from None
+
+
+def _written(request, found: ogc.Collection, area_id: int, status: int) -> HttpResponse:
+    query = ogc.ItemsQuery(collection=found, feature_id=area_id)
+    (feature,), _ = ogc.fetch_features(query, crs=ogc.CRS84, limit=1)
+    response = HttpResponse(json.dumps(feature), content_type=GEOJSON, status=status)
+    response["ETag"] = edits.etag(area_id, feature["properties"]["updated_at"])
+    response["Location"] = _url(request, f"collections/{found.id}/items/{area_id}")
+    return response
+
+
+def _create(request, found: ogc.Collection) -> HttpResponse:
+    _writable(found)
+    crs = ogc.parse_crs(request.headers.get("Content-Crs", "").strip("<>"), "Content-Crs")
+    area = edits.ogc_area_create(body=_body(request), crs=crs)
+    return _written(request, found, area.pk, 201)
+
+
+def _change(request, found: ogc.Collection, feature_id: str) -> HttpResponse:
+    _writable(found)
+    if not feature_id.isdigit() or int(feature_id) > MAX_ID:
+        raise not_found(f"no feature {feature_id!r} in {found.id}")
+    crs = ogc.parse_crs(request.headers.get("Content-Crs", "").strip("<>"), "Content-Crs")
+    area = edits.ogc_area_change(
+        feature_id=int(feature_id),
+        body=_body(request),
+        crs=crs,
+        if_match=request.headers.get("If-Match"),
+        replace=request.method == "PUT",
+        actor=request.ogc_user,
+    )
+    return _written(request, found, area.pk, 200)

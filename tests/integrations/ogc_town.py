@@ -65,7 +65,7 @@ def build_town(owner) -> OgcTown:
         username="ogc-planner", organisation=owner, role=Role.PLANNER, password="x-pass-123"
     )
     town = OgcTown(north=north, east=east, addresses=addresses, planner=planner)
-    for scope in ("read", "sync", "orders"):
+    for scope in ("read", "sync", "orders", "write"):
         _, key = api_token_create(user=planner, name=f"ogc {scope}", scopes=[scope])
         town.tokens[scope] = key
     return town

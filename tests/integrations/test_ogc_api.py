@@ -58,7 +58,9 @@ def test_conformance_lists_core_geojson_html_oas30_and_crs(get):
     for cls in ("core", "geojson", "html", "oas30"):
         assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{cls}" in conforms
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conforms
-    assert not any("ogcapi-features-4" in uri for uri in conforms)  # no writes offered
+    assert "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update" in conforms
+    # No DELETE (areas are retired only by a split), so create-replace-delete is not claimed.
+    assert not any("create-replace-delete" in uri for uri in conforms)
 
 
 def test_openapi_document_describes_every_path(get):
@@ -287,11 +289,16 @@ def test_bad_requests_get_an_ogc_exception(get, path, params, status, words):
     assert words in body["description"]
 
 
-def test_writes_are_not_offered(get, client, town):
+def test_addresses_are_read_only_and_nothing_is_deleted(client, town):
+    headers = town.auth("write")
     response = client.post(
-        "/ogc/collections/areas/items", {}, content_type="application/json", headers=town.auth()
+        "/ogc/collections/addresses/items", {}, content_type="application/json", headers=headers
     )
     assert response.status_code == 405
+    assert "read-only" in response.json()["description"]
+    response = client.delete(f"/ogc/collections/areas/items/{town.north.pk}", headers=headers)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, PUT, PATCH"
 
 
 # --- Part 2: CRS ------------------------------------------------------------------------
