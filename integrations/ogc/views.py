@@ -84,24 +84,30 @@ def _authorise(request: HttpRequest, *, write: bool = False):
 
 
 def ogc_view(*methods: str):
-    """Allowed methods (GET by default), authorised, errors as OGC exception JSON."""
-    allowed = (*READ_METHODS, *methods)
+    """GET (and the write `methods` on writable collections), authorised, errors as OGC
+    exception JSON. OPTIONS answers with the `Allow` header (QGIS asks it before editing)."""
 
     def decorate(view):
         @csrf_exempt  # tokens need no CSRF; sessions' writes are checked in _authorise
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if request.method not in allowed:
+            writable = kwargs.get("collection_id") in WRITABLE_COLLECTIONS
+            allowed = (*READ_METHODS, *(methods if writable else ()), "OPTIONS")
+            if request.method == "OPTIONS":
+                response = HttpResponse(status=204)
+            elif request.method not in allowed:
                 response = _error(405, "MethodNotAllowed", f"{request.method} is not offered here")
-                response["Allow"] = ", ".join(allowed)
-                return response
-            try:
-                request.ogc_user = _authorise(request, write=request.method not in READ_METHODS)
-                return view(request, *args, **kwargs)
-            except OgcError as exc:
-                return _error(exc.status, exc.code, exc.description)
-            except DomainError as exc:
-                return _error(exc.status_code or 400, exc.code, exc.message)
+            else:
+                try:
+                    write = request.method not in READ_METHODS
+                    request.ogc_user = _authorise(request, write=write)
+                    return view(request, *args, **kwargs)
+                except OgcError as exc:
+                    return _error(exc.status, exc.code, exc.description)
+                except DomainError as exc:
+                    return _error(exc.status_code or 400, exc.code, exc.message)
+            response["Allow"] = ", ".join(allowed)
+            return response
 
         return wrapped
 
@@ -442,11 +448,6 @@ def item(request, collection_id: str, feature_id: str):
     return response
 
 
-def _writable(found: ogc.Collection) -> None:
-    if found.id not in WRITABLE_COLLECTIONS:
-        raise OgcError(405, "MethodNotAllowed", f"{found.id} are read-only here")
-
-
 def _body(request):
     try:
         return json.loads(request.body or b"null")
@@ -464,14 +465,12 @@ def _written(request, found: ogc.Collection, area_id: int, status: int) -> HttpR
 
 
 def _create(request, found: ogc.Collection) -> HttpResponse:
-    _writable(found)
     crs = ogc.parse_crs(request.headers.get("Content-Crs", "").strip("<>"), "Content-Crs")
     area = edits.ogc_area_create(body=_body(request), crs=crs)
     return _written(request, found, area.pk, 201)
 
 
 def _change(request, found: ogc.Collection, feature_id: str) -> HttpResponse:
-    _writable(found)
     if not feature_id.isdigit() or int(feature_id) > MAX_ID:
         raise not_found(f"no feature {feature_id!r} in {found.id}")
     crs = ogc.parse_crs(request.headers.get("Content-Crs", "").strip("<>"), "Content-Crs")

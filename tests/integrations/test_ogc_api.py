@@ -295,10 +295,20 @@ def test_addresses_are_read_only_and_nothing_is_deleted(client, town):
         "/ogc/collections/addresses/items", {}, content_type="application/json", headers=headers
     )
     assert response.status_code == 405
-    assert "read-only" in response.json()["description"]
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
     response = client.delete(f"/ogc/collections/areas/items/{town.north.pk}", headers=headers)
     assert response.status_code == 405
-    assert response["Allow"] == "GET, HEAD, PUT, PATCH"
+    assert response["Allow"] == "GET, HEAD, PUT, PATCH, OPTIONS"
+
+
+def test_options_tell_clients_what_they_may_do(client, town):
+    # QGIS asks OPTIONS of a collection's items before it offers editing.
+    response = client.options("/ogc/collections/areas/items")
+    assert response.status_code == 204
+    assert response["Allow"] == "GET, HEAD, POST, OPTIONS"
+    assert client.options("/ogc/collections/addresses/items")["Allow"] == "GET, HEAD, OPTIONS"
+    item = client.options(f"/ogc/collections/areas/items/{town.east.pk}")
+    assert item["Allow"] == "GET, HEAD, PUT, PATCH, OPTIONS"
 
 
 # --- Part 2: CRS ------------------------------------------------------------------------
