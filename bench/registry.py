@@ -23,6 +23,7 @@ ROW_MODULES = [
     "bench.wholesale",
     "bench.billing",
     "bench.billing_kpis",
+    "bench.ogc",
 ]
 
 

@@ -34,6 +34,7 @@ urlpatterns = [
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),
+    path("ogc/", include("integrations.ogc.urls")),
     path("api/", include("areas.api.urls")),
     path("api/", include("gis_core.api.urls")),
     path("api/", include("common.query_api_urls")),
