@@ -248,3 +248,35 @@ def test_owner_staff_signed_in_may_read_but_not_write(client, planner, isp_user)
     assert response.status_code == 403
     client.force_login(isp_user)
     assert client.get(CHANGES).status_code == 403
+
+
+def test_racing_retries_of_one_upsert_make_one_address():
+    """Two requests for a new reference at once (a client retrying before the first answer):
+    the advisory lock per reference makes the second one find the first one's address."""
+    import threading
+
+    from integrations.sync.services import address_upsert_by_reference
+
+    barrier = threading.Barrier(2, timeout=20)
+    results, errors = [], []
+
+    def upsert():
+        try:
+            barrier.wait()
+            result = address_upsert_by_reference(
+                system="vetro", external_id="sl-9", geometry=POINT, street="Seestraße"
+            )
+            results.append(result.created)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upsert) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(results) == [False, True]
+    assert Address.objects.count() == ExternalReference.objects.count() == 1
