@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/isp/statements/", include("billing.isp_api_urls")),
     path("api/isp/", include("wholesale.isp_api.urls")),
     path("api/billing/", include("billing.api.urls")),
+    path("api/sync/", include("integrations.sync.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
