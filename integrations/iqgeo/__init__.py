@@ -1,0 +1,1 @@
+"""IQGeo → oanm address import (see docs/iqgeo.md)."""

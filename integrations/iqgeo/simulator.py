@@ -1,0 +1,355 @@
+"""A stand-in for an IQGeo Platform server on 127.0.0.1 (tests and demo), seeded from a file.
+
+The IQGeo Platform REST shape (VENDOR_APIS.md): `POST /auth` (form `user`, `pass` → cookies
+`myworldapp` and `csrf_token`; wrong credentials 401), `GET /feature/{type}?limit=&offset=`
+(a GeoJSON FeatureCollection with `limit`, `offset`, `count`, `unlimited_count`,
+`next_offset`, `previous_offset`; each feature carries `myw.feature_type`) and
+`GET /feature/{type}/count`. `changed_since=<ISO time>` keeps the features whose
+`myw_change_time` property is at or after it (real IQGeo has no such endpoint: see
+docs/iqgeo.md). Features are served in EPSG:4326, or in another CRS (`crs=25833`) with a
+GeoJSON `crs` member.
+
+It can be told to misbehave, in Python (`fail`) or over HTTP (`POST /_sim/fail` with JSON
+`{"mode": …, "count": N, "after": K}`: after K more requests, the next N requests …):
+`error` answer 500; `timeout` answer late (`delay` seconds); `malformed` send broken JSON;
+`expire` forget every session (so the client gets a 401 and must log in again); `shift`
+insert a new feature at the front before answering a page (a page that changes mid-paging).
+
+`python -m integrations.iqgeo.simulator --port 8971 --seed data/berlin-wedding/addresses.geojson`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FEATURE_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)(/count)?$")
+MODES = ("error", "timeout", "malformed", "expire", "shift")
+HOUSE_NUMBER = re.compile(r"^(\d+)\s*([A-Za-z]?)(?:\s*-\s*(\d+)\s*([A-Za-z]?))?$")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def iqgeo_properties(osm: dict[str, Any]) -> dict[str, Any]:
+    """The demo town's OSM address properties as IQGeo address fields."""
+    number = str(osm.get("housenumber") or "").strip()
+    match = HOUSE_NUMBER.match(number)
+    nr, suffix, last, last_suffix = match.groups(default="") if match else (number, "", "", "")
+    return {
+        "streetName": osm.get("street") or "",
+        "streetNr": nr,
+        "streetNrSuffix": suffix,
+        "streetNrLast": last,
+        "streetNrLastSuffix": last_suffix,
+        "postcode": osm.get("postcode") or "",
+        "city": osm.get("city") or "",
+        "locality": osm.get("suburb") or "",
+        "country": osm.get("country") or "",
+        "unit": osm.get("unit") or "",
+        "osm_id": osm.get("id"),
+    }
+
+
+def seed_from_file(path: str | Path) -> list[dict[str, Any]]:
+    """Features from a GeoJSON file: the demo town's OSM addresses are turned into IQGeo
+    address fields; a file that already has `streetName` properties is taken as is."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    features = []
+    for feature in data["features"]:
+        properties = dict(feature.get("properties") or {})
+        if "streetName" not in properties:
+            properties = iqgeo_properties(properties)
+        features.append({"geometry": feature.get("geometry"), "properties": properties})
+    return features
+
+
+class IQGeoSimulator:
+    """An in-memory IQGeo feature store with a login and a failure switchboard."""
+
+    def __init__(
+        self,
+        features: list[dict[str, Any]] | None = None,
+        *,
+        user: str = "oanm",
+        password: str = "secret",  # noqa: S107 — a test stand-in
+        feature_type: str = "address",
+        crs: int = 4326,
+        delay: float = 1.0,
+    ):
+        self.user, self.password, self.feature_type = user, password, feature_type
+        self.crs, self.delay = crs, delay
+        self.lock = threading.Lock()
+        self.features: list[dict[str, Any]] = []  # in paging order
+        self.sessions: set[str] = set()
+        self.failures: list[tuple[str, int, int]] = []  # (mode, after, count)
+        self.log: list[tuple[str, str, int]] = []  # (method, path, status)
+        self._next_id = 1
+        for feature in features or []:
+            self.add(feature["geometry"], feature["properties"])
+
+    # --- the store (tests change it through these) ---------------------------------------
+    def add(self, geometry: Any, properties: dict[str, Any], *, front: bool = False) -> int:
+        feature = {
+            "id": self._next_id,
+            "geometry": geometry,
+            "properties": {**properties, "myw_change_time": now_iso()},
+        }
+        self._next_id += 1
+        if front:
+            self.features.insert(0, feature)
+        else:
+            self.features.append(feature)
+        return feature["id"]
+
+    def update(self, feature_id: int, **changes: Any) -> None:
+        """Change properties (and `geometry=`) of a feature; stamps its change time."""
+        with self.lock:
+            feature = next(f for f in self.features if f["id"] == feature_id)
+            if "geometry" in changes:
+                feature["geometry"] = changes.pop("geometry")
+            feature["properties"].update(changes, myw_change_time=now_iso())
+
+    def fail(self, mode: str, count: int = 1, *, after: int = 0) -> None:
+        """After `after` more requests, misbehave on the next `count` (see the module doc)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        with self.lock:
+            self.failures.append((mode, after, count))
+
+    def clear_failures(self) -> None:
+        with self.lock:
+            self.failures.clear()
+
+    def _failure(self) -> str | None:
+        """The failure this request suffers (one switch at a time, in the order set)."""
+        with self.lock:
+            if not self.failures:
+                return None
+            mode, after, count = self.failures[0]
+            if after > 0:
+                self.failures[0] = (mode, after - 1, count)
+                return None
+            if count <= 1:
+                self.failures.pop(0)
+            else:
+                self.failures[0] = (mode, 0, count - 1)
+            return mode
+
+    # --- HTTP ------------------------------------------------------------------------------
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes):
+        """(status, headers, body bytes, delay seconds) for one request."""
+        url = urlsplit(target)
+        if url.path.startswith("/_sim/"):
+            return self._control(method, url.path, body)
+        mode = self._failure()
+        if mode == "error":
+            return self._reply(500, {"error": "simulated internal error"})
+        if mode == "expire":
+            with self.lock:
+                self.sessions.clear()
+        if mode == "shift":
+            with self.lock:
+                self.add(
+                    {"type": "Point", "coordinates": [13.35, 52.55]},
+                    {
+                        "streetName": "Neue Straße",
+                        "streetNr": "1",
+                        "postcode": "13353",
+                        "city": "Berlin",
+                        "country": "DE",
+                    },
+                    front=True,
+                )
+        status, headers_out, content = self._route(method, url, headers, body)
+        if mode == "malformed" and status == 200:
+            content = content[: len(content) // 2] or b"{"
+        return status, headers_out, content, (self.delay if mode == "timeout" else 0)
+
+    def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None):
+        return status, headers or {}, json.dumps(payload).encode(), 0
+
+    def _route(self, method: str, url, headers: dict[str, str], body: bytes):
+        if method == "POST" and url.path == "/auth":
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            if form.get("user") != self.user or form.get("pass") != self.password:
+                return self._reply(401, {"error": "invalid user name or password"})[:3]
+            token = secrets.token_hex(16)
+            with self.lock:
+                self.sessions.add(token)
+            cookies = {
+                "Set-Cookie": f"myworldapp={token}; Path=/; HttpOnly",
+                "Set-Cookie-2": f"csrf_token={secrets.token_hex(8)}; Path=/",
+            }
+            return self._reply(200, {"ok": True}, cookies)[:3]
+        match = FEATURE_PATH.match(url.path)
+        if method != "GET" or not match:
+            return self._reply(404, {"error": f"no route {method} {url.path}"})[:3]
+        cookie = headers.get("cookie", "")
+        session = re.search(r"myworldapp=([0-9a-f]+)", cookie)
+        if not session or session.group(1) not in self.sessions:
+            return self._reply(401, {"error": "not logged in"})[:3]
+        if match.group(1) != self.feature_type:
+            return self._reply(404, {"error": f"no feature type {match.group(1)}"})[:3]
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        with self.lock:
+            selected = list(self.features)
+        since = query.get("changed_since")
+        if since:
+            selected = [f for f in selected if f["properties"]["myw_change_time"] >= since]
+        if match.group(2):
+            return self._reply(200, {"count": len(selected)})[:3]
+        try:
+            limit = int(query.get("limit", 1000))
+            offset = int(query.get("offset", 0))
+        except ValueError:
+            return self._reply(400, {"error": "limit and offset must be integers"})[:3]
+        page = selected[offset : offset + limit]
+        more = offset + limit < len(selected)
+        collection = {
+            "type": "FeatureCollection",
+            "features": [self._feature(f) for f in page],
+            "limit": limit,
+            "offset": offset,
+            "count": len(page),
+            "unlimited_count": len(selected),
+            "next_offset": offset + limit if more else None,
+            "previous_offset": max(0, offset - limit) if offset else None,
+        }
+        if self.crs != 4326:
+            collection["crs"] = {
+                "type": "name",
+                "properties": {"name": f"urn:ogc:def:crs:EPSG::{self.crs}"},
+            }
+        return self._reply(200, collection)[:3]
+
+    def _feature(self, feature: dict[str, Any]) -> dict[str, Any]:
+        geometry = feature["geometry"]
+        if self.crs != 4326 and geometry and geometry.get("type") == "Point":
+            from pyproj import Transformer
+
+            transformer = Transformer.from_crs(4326, self.crs, always_xy=True)
+            x, y = transformer.transform(*geometry["coordinates"][:2])
+            geometry = {"type": "Point", "coordinates": [round(x, 3), round(y, 3)]}
+        return {
+            "type": "Feature",
+            "id": feature["id"],
+            "geometry": geometry,
+            "properties": feature["properties"],
+            "myw": {"feature_type": self.feature_type},
+        }
+
+    def _control(self, method: str, path: str, body: bytes):
+        if method == "POST" and path == "/_sim/fail":
+            try:
+                data = json.loads(body or b"{}")
+                self.fail(data["mode"], int(data.get("count", 1)), after=int(data.get("after", 0)))
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(400, {"error": f"bad failure request: {exc}"})
+            return self._reply(200, {"failures": self.failures})
+        if method == "POST" and path == "/_sim/clear":
+            self.clear_failures()
+            return self._reply(200, {"failures": []})
+        return self._reply(404, {"error": f"no route {method} {path}"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: IQGeoSimulatorServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        simulator = self.server.simulator
+        status, extra, content, delay = simulator.handle(self.command, self.path, headers, body)
+        with simulator.lock:
+            simulator.log.append((self.command, self.path, status))
+        if delay:
+            time.sleep(delay)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in extra.items():
+                self.send_header("Set-Cookie" if name.startswith("Set-Cookie") else name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a simulated timeout)
+
+    do_GET = do_POST = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class IQGeoSimulatorServer(ThreadingHTTPServer):
+    """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
+
+    daemon_threads = True
+
+    def __init__(self, simulator: IQGeoSimulator, *, host="127.0.0.1", port=0, verbose=False):
+        super().__init__((host, port), _Handler)
+        self.simulator, self.verbose = simulator, verbose
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> IQGeoSimulatorServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="iqgeo-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the IQGeo simulator until interrupted.")
+    parser.add_argument("--port", type=int, default=8971)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--seed", help="GeoJSON file of address features")
+    parser.add_argument("--user", default="oanm")
+    parser.add_argument("--password", default="secret")
+    parser.add_argument("--feature-type", default="address")
+    parser.add_argument("--crs", type=int, default=4326, help="serve coordinates in this EPSG")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    simulator = IQGeoSimulator(
+        seed_from_file(args.seed) if args.seed else [],
+        user=args.user,
+        password=args.password,
+        feature_type=args.feature_type,
+        crs=args.crs,
+    )
+    server = IQGeoSimulatorServer(simulator, host=args.host, port=args.port, verbose=args.verbose)
+    print(f"IQGeo simulator on {server.url} with {len(simulator.features)} features")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
