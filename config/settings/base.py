@@ -269,6 +269,18 @@ PROVISIONING_TIMEOUT_SECONDS = float(env("PROVISIONING_TIMEOUT_SECONDS", "10"))
 # OUTBOX_MAX_ATTEMPTS, so the job is marked before the outbox itself stops trying.
 PROVISIONING_MAX_ATTEMPTS = int(env("PROVISIONING_MAX_ATTEMPTS", "12"))
 
+# IQGeo, the GIS of record for addresses (docs/iqgeo.md): off unless USE_IQGEO is on; the
+# site, its login, the address feature type, and extra properties kept in the attributes.
+USE_IQGEO = env_bool("USE_IQGEO", False)
+IQGEO_BASE_URL = env("IQGEO_BASE_URL", "")
+IQGEO_USER = env("IQGEO_USER", "")
+IQGEO_PASSWORD = env("IQGEO_PASSWORD", "")
+IQGEO_FEATURE_TYPE = env("IQGEO_FEATURE_TYPE", "address")
+IQGEO_EXTRA_PROPERTIES = [
+    name.strip() for name in env("IQGEO_EXTRA_PROPERTIES", "").split(",") if name.strip()
+]
+IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
+
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them
 # again after inserting (much faster than keeping them row by row; both tables are locked
