@@ -344,6 +344,7 @@ def billing_kpis(context: BenchContext) -> list[Result]:
     from django.db import connection
 
     from billing import kpis
+    from billing.periods import add_months
 
     ensure_history()
     counts = {}
@@ -361,9 +362,9 @@ def billing_kpis(context: BenchContext) -> list[Result]:
     say(f"  refresh (daily step): {kept} in {refresh_ms:.0f} ms")
 
     # the same reads in bare SQL: the kept rows, then the open month's statements as one
-    first = kpis.add_months(MONTH, -(kpis.TREND_MONTHS - 1))
-    months = [kpis.add_months(first, k) for k in range(kpis.TREND_MONTHS)]
-    stored = kpis._stored(set(kpis.QUERIES), first, kpis.add_months(MONTH, -1))
+    first = add_months(MONTH, -(kpis.TREND_MONTHS - 1))
+    months = [add_months(first, k) for k in range(kpis.TREND_MONTHS)]
+    stored = kpis._stored(set(kpis.QUERIES), first, add_months(MONTH, -1))
     live_sql, live_params = kpis._live_sql(kpis._plans(stored, months, TODAY))
     stored_sql = (
         "SELECT statement, parts::text FROM billing_kpimonth"

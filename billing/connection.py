@@ -43,6 +43,7 @@ from billing.models import (
     Invoice,
     InvoiceLine,
 )
+from billing.periods import add_months, first_of_month
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
 from wholesale.connection_cost import installment_plan
@@ -70,16 +71,6 @@ DEPOSIT_DESCRIPTION = "Connection deposit"
 
 def installment_description(number: int, of: int) -> str:
     return f"Connection cost, installment {number} of {of}"
-
-
-def first_of_month(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The first day of the month `months` after `day`'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def stage_reached(stage: str, address_status: str, order_status: str) -> bool:

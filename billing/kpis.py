@@ -18,13 +18,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import BillingRun, KpiMonth
+from billing.periods import add_months, first_of_month, local_midnight
 from common.errors import DomainError
 
 TREND_MONTHS = 12
@@ -42,13 +42,7 @@ KPI_STATUSES = [OK, WARN, BAD, NONE]  # the colours: target met, between, alert,
 
 
 def current_month(today: dt.date | None = None) -> dt.date:
-    today = today or timezone.localdate()
-    return today.replace(day=1)
-
-
-def add_months(month: dt.date, months: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return first_of_month(today or timezone.localdate())
 
 
 def parse_month(text: str | None, *, today: dt.date | None = None) -> dt.date:
@@ -76,10 +70,6 @@ def parse_month(text: str | None, *, today: dt.date | None = None) -> dt.date:
 BEGINNING = dt.date(1900, 1, 1)
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(settings.TIME_ZONE))
-
-
 def _params(first: dt.date, last: dt.date, today: dt.date | None) -> dict:
     """The statement parameters of the months first…last (first days): the zone, and the cap
     (the end of today) that cuts the current month short. The money statement sums every
@@ -87,21 +77,20 @@ def _params(first: dt.date, last: dt.date, today: dt.date | None) -> dict:
     today = today or timezone.localdate()
     cap_day = today + dt.timedelta(days=1)
     last_end_day = min(add_months(last, 1), cap_day)
-    zone = ZoneInfo(settings.TIME_ZONE)
     return {
         "money_from": BEGINNING,
-        "money_from_start": _midnight(BEGINNING),
+        "money_from_start": local_midnight(BEGINNING),
         "carried_to": BEGINNING,
-        "carried_to_start": _midnight(BEGINNING),
+        "carried_to_start": local_midnight(BEGINNING),
         "carried": Decimal(0),
         "carried_disputed": Decimal(0),
         "first": first,
         "last": last,
         "tz": settings.TIME_ZONE,
         "cap_day": cap_day,
-        "first_start": dt.datetime.combine(first, dt.time(), tzinfo=zone),
+        "first_start": local_midnight(first),
         "last_end_day": last_end_day,
-        "last_end": dt.datetime.combine(last_end_day, dt.time(), tzinfo=zone),
+        "last_end": local_midnight(last_end_day),
         "rework_days": REWORK_DAYS,
         "velocity_days": VELOCITY_DAYS,
     }
@@ -838,9 +827,9 @@ def _open_params(month: dt.date, before: dict | None, today: dt.date | None) -> 
         money_from = min(month, params["last_end_day"] - dt.timedelta(days=VELOCITY_DAYS))
         params.update(
             money_from=money_from,
-            money_from_start=_midnight(money_from),
+            money_from_start=local_midnight(money_from),
             carried_to=month,
-            carried_to_start=_midnight(month),
+            carried_to_start=local_midnight(month),
             carried=before["receivables"],
             carried_disputed=before["disputed"],
         )

@@ -22,7 +22,8 @@ from billing.invoices import invoices_remind_overdue
 from billing.kpis import kpi_months_refresh
 from billing.lifecycle import RunKind, RunStatus
 from billing.models import BillingRun
-from billing.settlement import month_start, statements_generate
+from billing.periods import add_months
+from billing.settlement import statements_generate
 from billing.subscriptions import subscriptions_bill_month
 
 Step = tuple[str, Callable[..., dict]]
@@ -37,7 +38,7 @@ def subscriptions_bill_current_month(*, on: dt.date, run: BillingRun | None) -> 
 
 def settlement_last_month(*, on: dt.date, run: BillingRun | None) -> dict:
     """Settle the month before `on` with every ISP (issued once; later days change nothing)."""
-    last_month = month_start(on.replace(day=1) - dt.timedelta(days=1))
+    last_month = add_months(on, -1)
     return statements_generate(month=last_month, run=run, on=on)
 
 

@@ -44,6 +44,7 @@ from django.utils import timezone
 from billing.invoicing import Line, invoice_create, money
 from billing.lifecycle import InvoiceKind, LineKind, StatementStatus
 from billing.models import BillingArrangement, BillingRun, SettlementStatement
+from billing.periods import add_months, first_of_month, local_midnight
 from common.errors import DomainError
 
 LOCK_BASE = 7_100_000  # advisory lock keys: one per settled month
@@ -266,18 +267,6 @@ ORDER BY CASE t.kind WHEN 'wholesale' THEN 0 WHEN 'one_time' THEN 1 ELSE 2 END, 
 """
 
 
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def next_month(first: dt.date) -> dt.date:
-    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def _units_text(units: Decimal) -> str:
     return f"{units.normalize():f}" if units else "0"
 
@@ -342,14 +331,14 @@ def statements_generate(
 
     Returns counts: {"statements", "issued", "lines", "unchanged"}.
     """
-    first = month_start(month)
+    first = first_of_month(month)
     today = timezone.localdate()
     if first > today:
         raise DomainError(f"{first:%B %Y} has not begun: it cannot be settled yet", field="month")
-    after = next_month(first)
+    after = add_months(first, 1)
     if issue is None:
         issue = after <= today
-    m_start, m_end = _local_midnight(first), _local_midnight(after)
+    m_start, m_end = local_midnight(first), local_midnight(after)
     with connection.cursor() as cursor:  # one run per month at a time; others wait, then see
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s)", [LOCK_BASE + first.year * 12 + first.month]

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from areas.services import area_deploy
 from billing.connection import (
-    add_months,
     connection_charge_check,
     connection_charges_check_addresses,
     connection_charges_unblock,
@@ -21,6 +20,7 @@ from billing.connection import (
 )
 from billing.lifecycle import ConnectionChargeStatus, InvoiceKind, InvoiceStatus, LineKind
 from billing.models import BillingProvider, ConnectionCharge, Installment, Invoice
+from billing.periods import add_months
 from gis_core.lifecycle import AddressStatus
 from gis_core.services import address_activate, address_connect
 from tests.wholesale.conftest import build

@@ -28,7 +28,8 @@ from billing.models import (
     SettlementStatement,
     WholesaleExclusion,
 )
-from billing.settlement import next_month, statement_csv, statement_pdf, statements_generate
+from billing.periods import add_months
+from billing.settlement import statement_csv, statement_pdf, statements_generate
 from common.errors import DomainError
 from tests.billing.test_assurance_support import at, live_service, service_on
 from tests.wholesale.conftest import build
@@ -350,7 +351,7 @@ def test_a_draft_of_the_month_not_over_projects_live_services_to_its_end(town, p
     statements_generate(month=first)
 
     statement = SettlementStatement.objects.get()
-    days_in_month = (next_month(first) - first).days
+    days_in_month = (add_months(first, 1) - first).days
     assert statement.status == StatementStatus.DRAFT
     assert statement.service_days == days_in_month  # every day, today's and those to come
 
