@@ -276,15 +276,6 @@ class Invoice(TimeStampedModel):
     def balance(self) -> Decimal:
         return self.total - self.amount_paid
 
-    @property
-    def is_overdue(self) -> bool:
-        return (
-            self.status == InvoiceStatus.ISSUED
-            and self.due_date is not None
-            and self.due_date < timezone.localdate()
-            and self.balance > 0
-        )
-
 
 class InvoiceLine(models.Model):
     """One row of an invoice, saying what it is for (deposit, installment k of n, a period,
