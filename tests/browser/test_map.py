@@ -110,6 +110,22 @@ def screen_point(page, lon, lat):
     )
 
 
+def wait_for_tiles(page, layer):
+    """Wait until a tile layer has drawn every tile of the current view, and no stale one is left.
+
+    Counting drawn paths is not enough: tiles of the zoom just left can satisfy it and be pruned
+    under the pointer a moment later.
+    """
+    page.wait_for_function(
+        """(name) => {
+            const layer = name === "demand" ? oanmMap.demand.points() : oanmMap[name];
+            const tiles = Object.values(layer._tiles);
+            return tiles.length > 0 && tiles.every((tile) => tile.current && tile.loaded);
+        }""",
+        arg=layer,
+    )
+
+
 def draw_line(page, points):
     """Draw a polyline with the mouse (leaflet-draw): click each point, then the last again."""
     for lon, lat in points:
@@ -366,9 +382,8 @@ def test_demand_as_a_heat_map_and_the_layer_switches(sign_in, town):
 def test_addresses_come_from_the_vector_tiles_coloured_by_status(sign_in, town):
     page = as_planner(sign_in, "/map/?demand=off")
     page.evaluate("() => oanmMap.map.setView([52.552, 13.333], 16, {animate: false})")
-    page.wait_for_function(
-        "() => document.querySelectorAll('.leaflet-oanm-addresses-pane path').length >= 24"
-    )
+    wait_for_tiles(page, "addresses")
+    assert page.locator(".leaflet-oanm-addresses-pane path").count() >= 24
     fills = page.eval_on_selector_all(
         ".leaflet-oanm-addresses-pane path", "(paths) => paths.map((p) => p.getAttribute('fill'))"
     )
@@ -392,9 +407,8 @@ def test_addresses_come_from_the_vector_tiles_coloured_by_status(sign_in, town):
 def test_demand_points_come_from_the_vector_tiles(sign_in, town):
     page = as_planner(sign_in, "/map/?addresses=off")
     page.evaluate("() => oanmMap.map.setView([52.5505, 13.337], 17, {animate: false})")
-    page.wait_for_function(
-        "() => document.querySelectorAll('.leaflet-oanm-demand-pane path').length >= 4"
-    )
+    wait_for_tiles(page, "demand")
+    assert page.locator(".leaflet-oanm-demand-pane path").count() >= 4
     page.mouse.click(*screen_point(page, 13.337, 52.5505))  # the order in the east
     popup = page.locator(".address-popup .leaflet-popup-content")
     popup.wait_for()
