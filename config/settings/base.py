@@ -4,6 +4,7 @@ Defaults point at the project's own local PostgreSQL and Redis that `make setup`
 (ports 55432 and 56379), so a fresh checkout works without any configuration.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -228,6 +229,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.billing_daily_run_task",
         "schedule": crontab(hour=int(env("BILLING_RUN_HOUR", "2")), minute=5),
     },
+    # VETRO → oanm: an incremental pull every few minutes, a full reconciliation daily
+    # (both do nothing while USE_VETRO is off; docs/vetro.md).
+    "vetro-pull": {
+        "task": "integrations.vetro.tasks.vetro_sync_task",
+        "schedule": 60.0 * int(env("VETRO_PULL_MINUTES", "5")),
+    },
+    "vetro-full": {
+        "task": "integrations.vetro.tasks.vetro_sync_task",
+        "schedule": crontab(hour=int(env("VETRO_FULL_HOUR", "4")), minute=40),
+        "kwargs": {"full": True},
+    },
 }
 
 # --- oanm -------------------------------------------------------------------
@@ -280,6 +292,22 @@ IQGEO_EXTRA_PROPERTIES = [
     name.strip() for name in env("IQGEO_EXTRA_PROPERTIES", "").split(",") if name.strip()
 ]
 IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
+
+# VETRO FiberMap (docs/vetro.md): off unless USE_VETRO is on; the API root (…/v2 is added),
+# the API token (header `token`), the service-location layer (an id, or found by its label),
+# the plans to read (empty: all), extra fields kept in the attributes, and the customer's
+# field labels (a JSON object over the defaults of integrations/vetro/mapping.py).
+USE_VETRO = env_bool("USE_VETRO", False)
+VETRO_BASE_URL = env("VETRO_BASE_URL", "")
+VETRO_TOKEN = env("VETRO_TOKEN", "")
+VETRO_LAYER_ID = env("VETRO_LAYER_ID", "")
+VETRO_LAYER_LABEL = env("VETRO_LAYER_LABEL", "Service Locations")
+VETRO_PLAN_IDS = [int(p) for p in env("VETRO_PLAN_IDS", "").split(",") if p.strip()]
+VETRO_PAGE_SIZE = int(env("VETRO_PAGE_SIZE", "500"))
+VETRO_EXTRA_PROPERTIES = [
+    name.strip() for name in env("VETRO_EXTRA_PROPERTIES", "").split(",") if name.strip()
+]
+VETRO_FIELDS = json.loads(env("VETRO_FIELDS", "{}") or "{}")
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them
