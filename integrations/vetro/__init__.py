@@ -1,0 +1,1 @@
+"""VETRO FiberMap: service locations in, commercial state out (docs/vetro.md)."""

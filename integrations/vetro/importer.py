@@ -1,0 +1,203 @@
+"""The VETRO → oanm pull: service locations page by page, each page upserted set-based, and
+the field's progress (drop / ONT installed) taken into the address lifecycle.
+
+Each page of service locations is mapped (`mapping`), written to a GeoJSON file and upserted
+by `gis_core.importing.import_addresses(system="vetro")` (keyed by
+ExternalReference(system="vetro", external_id=x-vetro.vetro_id); VETRO's address fields and
+location replace oanm's, oanm's own fields are never written). Then the service locations
+whose drop (or ONT) is installed move their address along its lifecycle through
+`gis_core.services.address_connect` — only where the lifecycle allows it (in deployment →
+connected); any other case is recorded on the run as a per-feature reason starting with
+"lifecycle:", never an error. The page's upsert, its lifecycle moves and the run record's
+counts and `next_offset` commit in one transaction, so a run killed mid-paging is resumed
+from the page after the last committed one and a page is never counted twice. Re-running
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from common.errors import DomainError
+from gis_core.importing import import_addresses
+from gis_core.lifecycle import AddressStatus
+from gis_core.models import Address, ExternalReference
+from gis_core.services import address_connect
+from integrations.iqgeo.models import SyncRun
+from integrations.vetro.client import VetroClient, VetroError
+from integrations.vetro.mapping import FieldProgress, map_features
+
+SYSTEM = "vetro"
+REJECTIONS_KEPT = 200
+Progress = Callable[[int, int], None]  # (features fetched so far, features announced)
+
+
+class VetroDisabled(VetroError):
+    """USE_VETRO is off or VETRO_BASE_URL is empty."""
+
+
+def vetro_enabled() -> bool:
+    return bool(getattr(settings, "USE_VETRO", False) and getattr(settings, "VETRO_BASE_URL", ""))
+
+
+def _resumable(mode: str) -> SyncRun | None:
+    """The latest run of the system, if it did not finish and had the same mode."""
+    latest = SyncRun.objects.filter(system=SYSTEM).order_by("-started_at", "-id").first()
+    if latest and latest.status != SyncRun.Status.SUCCEEDED and latest.mode == mode:
+        return latest
+    return None
+
+
+def _cursor() -> str:
+    """The modified time the last successful run reached ('' when there is none)."""
+    last = (
+        SyncRun.objects.filter(system=SYSTEM, status=SyncRun.Status.SUCCEEDED)
+        .exclude(high_water="")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return last.high_water if last else ""
+
+
+def sync_vetro(
+    *,
+    full: bool = False,
+    client: VetroClient | None = None,
+    page_size: int | None = None,
+    progress: Progress | None = None,
+) -> SyncRun:
+    """Run (or resume) a pull from VETRO and return its run record.
+
+    Incremental (the default) asks only for service locations modified since the last
+    successful run's high-water mark; without one it runs in full. A failure leaves the run
+    `failed` with its error and offset; the next call in the same mode resumes it.
+    """
+    if not vetro_enabled():
+        raise VetroDisabled("VETRO sync is off: set USE_VETRO and VETRO_BASE_URL")
+    client = client or VetroClient.from_settings()
+    page_size = page_size or int(getattr(settings, "VETRO_PAGE_SIZE", 500))
+    extras = tuple(getattr(settings, "VETRO_EXTRA_PROPERTIES", ()) or ())
+
+    cursor = "" if full else _cursor()
+    mode = SyncRun.Mode.INCREMENTAL if cursor else SyncRun.Mode.FULL
+    run = _resumable(mode)
+    if run is not None:
+        run.resumed += 1
+        run.status = SyncRun.Status.RUNNING
+        run.save(update_fields=["resumed", "status"])
+    else:
+        run = SyncRun.objects.create(
+            system=SYSTEM, mode=mode, started_at=timezone.now(), changed_since=cursor
+        )
+    started = time.monotonic() - run.duration_seconds
+    try:
+        for page in client.pages(
+            start=run.next_offset, limit=page_size, modified_since=run.changed_since or None
+        ):
+            run.total = page.total
+            rows, field_progress, rejected = map_features(page.features, extra_properties=extras)
+            times = [
+                str(f["x-vetro"]["modified"])
+                for f in page.features
+                if isinstance(f.get("x-vetro"), dict) and f["x-vetro"].get("modified")
+            ]
+            reasons = [[r.external_id, r.reason] for r in rejected]
+            with transaction.atomic():
+                if rows:
+                    report = _upsert(rows)
+                    run.created += report.created
+                    run.updated += report.updated
+                    run.unchanged += report.unchanged
+                    reasons += [[r.external_id, r.reason] for r in report.rejected]
+                run.rejected += len(reasons)
+                skipped = {external_id for external_id, _ in reasons}
+                reasons += follow_the_field(
+                    [p for p in field_progress if p.external_id not in skipped]
+                )
+                run.fetched += len(page.features)
+                room = REJECTIONS_KEPT - len(run.rejections)
+                run.rejections += reasons[: max(room, 0)]
+                run.high_water = max([run.high_water, *times])
+                run.next_offset = page.next_offset or 0
+                if page.unstable:
+                    run.errors.append(
+                        "the service locations kept changing while paging: run again to pick"
+                        " up those inserted during this run"
+                    )
+                run.duration_seconds = time.monotonic() - started
+                run.save()
+            if progress:
+                progress(run.fetched, run.total)
+    except VetroError as exc:
+        run.status = SyncRun.Status.FAILED
+        run.errors.append(str(exc))
+        _finish(run, started)
+        return run
+    run.status = SyncRun.Status.SUCCEEDED
+    run.next_offset = 0
+    _finish(run, started)
+    return run
+
+
+def _finish(run: SyncRun, started: float) -> None:
+    run.finished_at = timezone.now()
+    run.duration_seconds = time.monotonic() - started
+    run.save()
+
+
+def _upsert(rows: list[dict]):
+    with tempfile.TemporaryDirectory(prefix="vetro-") as directory:
+        path = Path(directory) / "page.geojson"
+        path.write_text(
+            json.dumps({"type": "FeatureCollection", "features": rows}), encoding="utf-8"
+        )
+        # Every column is named as oanm names it; unmapped ones (the extra properties)
+        # become attributes.
+        return import_addresses(path, system=SYSTEM)
+
+
+def follow_the_field(progress: list[FieldProgress]) -> list[list[str]]:
+    """Connect the addresses whose drop VETRO has as installed, where the lifecycle allows
+    (in deployment → connected, through `address_connect`, so the orders waiting there become
+    ready for activation and their ISPs are told). Returns [vetro id, reason] for each
+    service location whose progress could not be taken over (its address is not in
+    deployment yet); those already connected or activated need nothing."""
+    done = {p.external_id: p for p in progress if p.physically_connected}
+    if not done:
+        return []
+    references = dict(
+        ExternalReference.objects.filter(system=SYSTEM, external_id__in=list(done)).values_list(
+            "external_id", "address_id"
+        )
+    )
+    addresses = Address.objects.in_bulk(list(references.values()))
+    reasons = []
+    for external_id in sorted(references, key=lambda key: references[key]):
+        address = addresses[references[external_id]]
+        what = "drop installed" if done[external_id].drop_installed else "ONT installed"
+        if address.status in (AddressStatus.CONNECTED, AddressStatus.ACTIVATED):
+            continue
+        if address.status != AddressStatus.IN_DEPLOYMENT:
+            reasons.append(
+                [
+                    external_id,
+                    f"lifecycle: VETRO has the {what}, but address {address.pk} is "
+                    f"{address.status} in oanm (only an address in deployment can be "
+                    "connected): left as it is",
+                ]
+            )
+            continue
+        try:
+            with transaction.atomic():
+                address_connect(address=address, reason=f"VETRO: {what} ({external_id})")
+        except DomainError as exc:
+            reasons.append([external_id, f"lifecycle: {exc.message}"])
+    return reasons
