@@ -1,0 +1,165 @@
+"""oanm → VETRO: the commercial state of an address written back to its service location.
+
+When an address's commercial state may have changed (its status, an order's status, a
+service activated, changed or ended), an in-transaction reaction asks for a push of each
+such address that has a VETRO reference — only when `USE_VETRO` is on — by publishing
+`vetro.push_requested` (one event per address) in the same transaction. Its OUTBOX handler
+(`integrations.vetro.push_address`, ordering key `address:<id>`, so one address's pushes go
+out one after another, in order) sends the address's CURRENT state at delivery (installation
+status, service status, service type; `mapping.commercial_properties`) with
+`PATCH /v2/features` (a push with a later push of the same address already waiting sends
+nothing: the later one carries the state then). A push that fails (VETRO down, token
+refused) raises, and the outbox retries it with back-off until it succeeds: nothing is
+lost, and as every push carries the state of its delivery time, a late or repeated one
+never writes an old state.
+
+"Within seconds": `common.events.publish` queues the Celery outbox drain on commit of the
+transaction that asked for the push (`transaction.on_commit` → `outbox_drain_task`), so a
+running worker delivers it at once; the beat sweep (every minute) catches any drain the
+broker missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from common.events import IN_TRANSACTION, OUTBOX, Event, publish, subscribe
+from common.models import OutboxMessage, OutboxStatus
+from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
+from gis_core.models import Address, ExternalReference
+from integrations.vetro.client import VetroClient
+from integrations.vetro.importer import SYSTEM, vetro_enabled
+from integrations.vetro.mapping import CommercialState, commercial_properties
+from wholesale.events import (
+    ORDER_STATUS_CHANGED,
+    SERVICE_ACTIVATED,
+    SERVICE_DEACTIVATED,
+    SERVICE_PROFILE_CHANGED,
+)
+from wholesale.lifecycle import OrderStatus, ServiceStatus
+from wholesale.models import Order, Service
+
+logger = logging.getLogger(__name__)
+
+VETRO_PUSH_REQUESTED = "vetro.push_requested"
+PUSH_HANDLER = "integrations.vetro.push_address"  # the outbox's handler name: never rename
+
+
+@dataclass(frozen=True)
+class VetroPushRequested:
+    address_id: int
+    cause: str
+
+
+def vetro_push_request(*, address_ids: list[int], cause: str) -> list[int]:
+    """Ask (in the caller's transaction) for the push of those addresses that have a VETRO
+    reference; nothing when VETRO is off. Returns the address ids asked for."""
+    if not address_ids or not vetro_enabled():
+        return []
+    linked = sorted(
+        set(
+            ExternalReference.objects.filter(system=SYSTEM, address_id__in=address_ids).values_list(
+                "address_id", flat=True
+            )
+        )
+    )
+    for address_id in linked:
+        publish(VETRO_PUSH_REQUESTED, VetroPushRequested(address_id=address_id, cause=cause))
+    return linked
+
+
+# --- what may change the commercial state ----------------------------------------------------
+@subscribe(ADDRESS_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.vetro.address_status")
+def _address_status(event: Event) -> None:
+    vetro_push_request(address_ids=[event.payload["address_id"]], cause=event.topic)
+
+
+@subscribe(
+    ADDRESSES_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.vetro.addresses_status"
+)
+def _addresses_status(event: Event) -> None:
+    vetro_push_request(address_ids=event.payload["address_ids"], cause=event.topic)
+
+
+def _follow(topic: str) -> None:
+    def react(event: Event) -> None:
+        vetro_push_request(address_ids=[event.payload["address_id"]], cause=event.topic)
+
+    subscribe(topic, kind=IN_TRANSACTION, name=f"integrations.vetro.follow_{topic}")(react)
+
+
+COMMERCIAL_TOPICS = (
+    ORDER_STATUS_CHANGED,
+    SERVICE_ACTIVATED,
+    SERVICE_PROFILE_CHANGED,
+    SERVICE_DEACTIVATED,
+)
+for _topic in COMMERCIAL_TOPICS:
+    _follow(_topic)
+
+
+# --- the push ---------------------------------------------------------------------------------
+def _ordering_key(event: Event) -> str:
+    return f"address:{event.payload['address_id']}"
+
+
+@subscribe(
+    VETRO_PUSH_REQUESTED,
+    kind=OUTBOX,
+    name=PUSH_HANDLER,
+    ordering_key=_ordering_key,
+)
+def push_address(event: Event) -> None:
+    """Send the address's current commercial state to VETRO (one attempt; the outbox
+    retries a failure) — unless a later push of the address is waiting already: that one
+    goes out right after this one, with the state of its own delivery, so this one has
+    nothing to add (several changes in one transaction, or while VETRO was down, make one
+    request)."""
+    superseded = (
+        OutboxMessage.objects.filter(
+            handler=PUSH_HANDLER,
+            ordering_key=_ordering_key(event),
+            status=OutboxStatus.PENDING,
+            event__occurred_at__gte=event.occurred_at,
+        )
+        .exclude(event_id=event.id)
+        .exists()
+    )
+    if superseded:
+        return
+    vetro_push_address(address_id=event.payload["address_id"])
+
+
+def commercial_state(address_id: int) -> CommercialState:
+    """The address's commercial state as it stands now (three small reads)."""
+    status = Address.objects.values_list("status", flat=True).get(pk=address_id)
+    services = tuple(
+        Service.objects.filter(address_id=address_id, status=ServiceStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("product__name", flat=True)
+    )
+    awaiting = Order.objects.filter(
+        address_id=address_id, status=OrderStatus.READY_FOR_ACTIVATION
+    ).exists()
+    return CommercialState(address_status=status, services=services, awaiting_activation=awaiting)
+
+
+def vetro_push_address(*, address_id: int, client: VetroClient | None = None) -> dict | None:
+    """PATCH the address's service location(s) in VETRO with its current commercial state.
+    Returns the properties sent (None when VETRO is off or the address has no reference);
+    raises `VetroError` when VETRO does not take them."""
+    if not vetro_enabled():
+        return None
+    references = list(
+        ExternalReference.objects.filter(system=SYSTEM, address_id=address_id)
+        .order_by("external_id")
+        .values_list("external_id", flat=True)
+    )
+    if not references:
+        return None
+    properties = commercial_properties(commercial_state(address_id))
+    client = client or VetroClient.from_settings()
+    client.update_features([(reference, properties) for reference in references])
+    logger.info("VETRO: address %s pushed to %s: %s", address_id, references, properties)
+    return properties

@@ -1,0 +1,168 @@
+"""oanm → VETRO through the outbox, over real HTTP to the simulator: the commercial state
+follows the address from order to activation (with the field's progress coming from VETRO),
+in order per address, retried while VETRO is down, never doubled; nothing when VETRO is off.
+The outbox is drained with the real `common.outbox` functions."""
+
+import pytest
+from django.utils import timezone
+
+from areas.services import area_deploy
+from common.events import _schedule_drain
+from common.models import OutboxMessage, OutboxStatus
+from common.outbox import outbox_drain
+from gis_core.lifecycle import AddressStatus
+from gis_core.models import Address
+from gis_core.services import address_await_deployment
+from integrations.vetro.importer import sync_vetro
+from integrations.vetro.writeback import VETRO_PUSH_REQUESTED
+from tests.integrations.vetro_fixtures import vetro_server  # noqa: F401  (the fixture "vetro")
+from wholesale.activation import service_activate
+from wholesale.lifecycle import OrderStatus
+
+pytestmark = pytest.mark.django_db
+
+HANDLER = "integrations.vetro.push_address"
+IN_THE_TOWN = {"type": "Point", "coordinates": [13.3515, 52.5415]}  # in field_town's area
+LOCATION = {
+    "ID": "SL-000001",
+    "Street": "Seestraße",
+    "House Number": "5",
+    "Postal Code": "13353",
+    "City": "Berlin",
+    "Country": "DE",
+    "Drop Installed": "No",
+    "ONT Installed": "No",
+}
+
+
+def _pushes() -> list[OutboxMessage]:
+    return list(OutboxMessage.objects.filter(handler=HANDLER).order_by("id"))
+
+
+def _state(sim, vetro_id: str) -> tuple[str, str, str]:
+    properties = sim.get(vetro_id)["properties"]
+    return tuple(
+        properties.get(name) for name in ("Installation Status", "Service Status", "Service Type")
+    )
+
+
+@pytest.fixture
+def located(vetro, field_town):
+    """One VETRO service location in the field town's area, imported into oanm."""
+    sim = vetro([{"geometry": IN_THE_TOWN, "properties": LOCATION, "plan_id": 1}])
+    sync_vetro(full=True)
+    vetro_id = sim.features[0]["vetro_id"]
+    address = Address.objects.get(external_refs__system="vetro")
+    assert address.area_id == field_town.area.pk
+    return sim, vetro_id, address
+
+
+def test_the_commercial_state_follows_the_address_from_order_to_activation(located, field_town):
+    sim, vetro_id, address = located
+
+    order = field_town.order(address)  # the address joins the build queue; the order waits
+    assert [m.ordering_key for m in _pushes()] == [f"address:{address.pk}"] * 2
+    assert outbox_drain().delivered >= 2
+    assert _state(sim, vetro_id) == ("Ordered", "Inactive", "")
+    assert len(sim.patches) == 1  # the first push saw the second waiting: one request
+
+    area_deploy(area=field_town.area)  # set-based: addresses.status_changed
+    outbox_drain()
+    assert _state(sim, vetro_id) == ("In Deployment", "Inactive", "")
+
+    sim.update(vetro_id, Drop_Installed="Yes")  # the crew records the drop in VETRO
+    run = sync_vetro()
+    address.refresh_from_db()
+    order.refresh_from_db()
+    assert run.rejections == [] and address.status == AddressStatus.CONNECTED
+    assert order.status == OrderStatus.READY_FOR_ACTIVATION  # serviceability follows the field
+    outbox_drain()
+    assert _state(sim, vetro_id) == ("Installed", "Awaiting activation", "")
+
+    service_activate(order=order, ont_serial="ALCL00112233")  # the ISP activates
+    outbox_drain()
+    product = order.offering.product.name
+    assert _state(sim, vetro_id) == ("Installed", "Active", product)
+    assert sim.patches[-1] == {
+        "vetro_id": vetro_id,
+        "properties": {
+            "Installation Status": "Installed",
+            "Service Status": "Active",
+            "Service Type": product,
+        },
+    }
+    assert all(m.status == OutboxStatus.DELIVERED for m in _pushes())
+    assert {m.ordering_key for m in _pushes()} == {f"address:{address.pk}"}
+    assert sync_vetro().updated == 0  # oanm's writes come back unchanged: no echo
+
+
+def test_a_push_is_queued_for_a_drain_right_after_commit(
+    located, django_capture_on_commit_callbacks
+):
+    _sim, _vetro_id, address = located
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        address_await_deployment(address=address)
+
+    assert _schedule_drain in callbacks  # the Celery drain goes out as the change commits
+    assert len(_pushes()) == 1
+
+
+def test_pushes_wait_while_vetro_is_down_then_arrive_once_with_the_latest_state(
+    located, field_town
+):
+    sim, _vetro_id, address = located
+    sim.fail("error", 100)  # VETRO is down
+
+    order = field_town.order(address)  # two pushes: the address's status and the order's
+    report = outbox_drain()
+
+    assert (report.delivered, report.failed) == (1, 1)  # the first left it to the second
+    first, push = _pushes()
+    assert first.status == OutboxStatus.DELIVERED
+    assert push.status == OutboxStatus.PENDING and push.attempts == 1
+    assert "VETRO /v2/features failed 4 times, last: HTTP 500" in push.last_error
+    assert sim.patches == []
+
+    area_deploy(area=field_town.area)  # a third push waits behind the failed one
+    sim.clear_failures()
+    OutboxMessage.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now())  # time passes
+    outbox_drain()
+
+    assert [m.status for m in _pushes()] == [OutboxStatus.DELIVERED] * 3
+    # the late pushes collapse into one request, with the state at its delivery
+    assert [p["properties"]["Installation Status"] for p in sim.patches] == ["In Deployment"]
+    assert order.address_id == address.pk
+
+
+def test_an_expired_token_keeps_the_push_until_a_new_one_is_set(located, settings):
+    sim, vetro_id, address = located
+    sim.fail("expire")
+
+    address_await_deployment(address=address)
+    outbox_drain()
+    (push,) = _pushes()
+    assert push.status == OutboxStatus.PENDING and "VETRO refused the token" in push.last_error
+
+    settings.VETRO_TOKEN = sim.renew_token()
+    OutboxMessage.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now())
+    outbox_drain()
+
+    push.refresh_from_db()
+    assert push.status == OutboxStatus.DELIVERED
+    assert _state(sim, vetro_id) == ("Ordered", "Inactive", "")
+
+
+def test_nothing_is_pushed_when_vetro_is_off_or_the_address_is_not_in_vetro(
+    located, field_town, settings
+):
+    _sim, _vetro_id, address = located
+    elsewhere = field_town.home(1)  # no VETRO reference
+
+    field_town.order(elsewhere)
+    assert _pushes() == []
+
+    settings.USE_VETRO = False
+    field_town.order(address)
+    assert _pushes() == []
+    assert not OutboxMessage.objects.filter(event__topic=VETRO_PUSH_REQUESTED).exists()
