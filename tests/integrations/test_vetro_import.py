@@ -282,3 +282,21 @@ def test_the_simulator_speaks_vetros_shape(vetro, settings):
         f"{base}/v2/features", headers=token, json=[{"x-vetro": {"vetro_id": "nope"}}], timeout=2
     )
     assert refused.status_code == 404 and refused.json()["success"] is False
+
+
+def test_the_scheduled_task_pulls_and_does_nothing_while_vetro_is_off(vetro, settings):
+    from django.conf import settings as conf
+
+    from integrations.vetro.tasks import vetro_sync_task
+
+    vetro(town_seed(4))
+    schedule = conf.CELERY_BEAT_SCHEDULE
+    assert schedule["vetro-pull"]["task"] == schedule["vetro-full"]["task"] == vetro_sync_task.name
+    assert schedule["vetro-full"]["kwargs"] == {"full": True}
+
+    run = SyncRun.objects.get(pk=vetro_sync_task(full=True))
+    assert (run.system, run.mode, run.created) == ("vetro", "full", 4)
+    assert SyncRun.objects.get(pk=vetro_sync_task()).mode == "incremental"
+
+    settings.USE_VETRO = False
+    assert vetro_sync_task() is None

@@ -64,8 +64,8 @@ def test_the_customers_field_labels_come_from_configuration(settings):
     }
     row, progress = map_feature(feature)
     assert row["properties"]["street"] == "Seestraße"
-    assert progress.drop_installed is False  # "ja" is not a yes the mapping knows; the
-    # default label is no longer read
+    # read from "Hausanschluss" ("ja" is no yes it knows), no longer from "Drop Installed"
+    assert progress.drop_installed is False
 
 
 @pytest.mark.parametrize(
