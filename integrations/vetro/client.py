@@ -1,7 +1,7 @@
 """A VETRO FiberMap (API v2) client: token header, the `{"success", "result"}` wrapper,
 layer/plan paging, feature updates, bounded retries.
 
-Retries with exponential back-off on 5xx, timeouts, connection errors and malformed JSON
+Retries with exponential back-off on 5xx, 429, timeouts, connection errors and malformed JSON
 (at most `retries` more attempts per request, then `VetroUnavailable`). A 401 is
 `VetroAuthError` at once (a static API token cannot log in again: renew `VETRO_TOKEN`);
 another 4xx, or an answer whose `success` is false, is `VetroError` with VETRO's message.
@@ -137,9 +137,9 @@ class VetroClient:
                     timeout=self.timeout,
                     **kwargs,
                 )
-                if response.status_code < 500:
+                if response.status_code < 500 and response.status_code != 429:
                     return response
-                problem = f"HTTP {response.status_code}"
+                problem = f"HTTP {response.status_code}"  # 5xx, or 429: too many requests
             except requests.Timeout:
                 problem = f"no answer within {self.timeout:g} s"
             except requests.ConnectionError as exc:

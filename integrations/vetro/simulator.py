@@ -20,11 +20,11 @@ query string; POST/PATCH bodies are raw JSON. Routes:
 
 It can be told to misbehave, in Python (`fail`) or over HTTP (`POST /_sim/fail` with JSON
 `{"mode": …, "count": N, "after": K}`: after K more requests, the next N requests …):
-`error` answer 500; `timeout` answer late (`delay` seconds); `malformed` send broken JSON;
-`unsuccessful` answer 200 with `{"success": false}`; `expire` expire the token (every later
-request gets 401 until `renew_token()` or `POST /_sim/renew` issues a new one); `shift`
-insert a new service location at the front before answering (a page that changes
-mid-paging).
+`error` answer 500; `throttle` answer 429 (too many requests); `timeout` answer late
+(`delay` seconds); `malformed` send broken JSON; `unsuccessful` answer 200 with
+`{"success": false}`; `expire` expire the token (every later request gets 401 until
+`renew_token()` or `POST /_sim/renew` issues a new one); `shift` insert a new service
+location at the front before answering (a page that changes mid-paging).
 
 `python -m integrations.vetro.simulator --port 8972 --seed data/berlin-wedding/addresses.geojson`
 """
@@ -46,7 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 
 FEATURES_PATH = re.compile(r"^/v2/features/(\d+)$")
 EXPORT_PATH = re.compile(r"^/v2/export/plan/(\d+)/geojson$")
-MODES = ("error", "timeout", "malformed", "unsuccessful", "expire", "shift")
+MODES = ("error", "throttle", "timeout", "malformed", "unsuccessful", "expire", "shift")
 LAYER_ID = 7
 PLANS = ({"id": 1, "label": "Wedding West"}, {"id": 2, "label": "Wedding Ost"})
 WEST_OF = 13.355  # the demo town's plans: west and east of this longitude
@@ -219,6 +219,8 @@ class VetroSimulator:
         mode = self._failure()
         if mode == "error":
             return self._reply(500, {"success": False, "message": "simulated internal error"})
+        if mode == "throttle":
+            return self._reply(429, {"success": False, "message": "rate limit exceeded"})
         if mode == "unsuccessful":
             return self._reply(200, {"success": False, "message": "simulated refusal"})
         if mode == "expire":

@@ -96,7 +96,7 @@ def test_incremental_run_fetches_only_the_changed_service_locations(vetro, setti
 
 
 @pytest.mark.parametrize(
-    ("mode", "count"), [("error", 3), ("timeout", 1), ("malformed", 2), ("error", 1)]
+    ("mode", "count"), [("error", 3), ("throttle", 2), ("timeout", 1), ("malformed", 2)]
 )
 def test_transient_failures_are_retried_and_nothing_is_lost_or_doubled(vetro, mode, count):
     sim = vetro(town_seed(25))
