@@ -8,4 +8,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations.provisioning import handlers  # noqa: F401  (registers the handlers)
-        from integrations.vetro import writeback  # noqa: F401  (registers the VETRO push)
+
+        # the VETRO push's handlers, and its Celery task (named by the beat schedule: Celery's
+        # autodiscovery only imports integrations.tasks)
+        from integrations.vetro import tasks, writeback  # noqa: F401

@@ -300,3 +300,20 @@ def test_the_scheduled_task_pulls_and_does_nothing_while_vetro_is_off(vetro, set
 
     settings.USE_VETRO = False
     assert vetro_sync_task() is None
+
+
+def test_a_worker_knows_the_scheduled_task_without_importing_it():
+    """The beat names integrations.vetro.tasks.vetro_sync_task: a fresh process that only
+    sets Django up (as a worker does) has it registered."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from config.celery import app; "
+        "app.loader.import_default_modules(); "
+        "print('integrations.vetro.tasks.vetro_sync_task' in app.tasks)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "True"
