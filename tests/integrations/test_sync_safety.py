@@ -4,9 +4,11 @@ and all of it applied to the IQGeo import over real HTTP from the simulator."""
 
 import json
 import threading
+from io import StringIO
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from common.errors import DomainError
@@ -14,8 +16,9 @@ from common.models import DomainEvent
 from gis_core.events import ADDRESSES_REINSTATED, ADDRESSES_RETIRED
 from gis_core.models import Address, AddressCellCount
 from gis_core.search import nearest_addresses, search_addresses
-from gis_core.services import addresses_reinstate, addresses_retire
-from integrations.models import SyncConflict
+from gis_core.services import address_update, addresses_reinstate, addresses_retire
+from integrations.iqgeo.importer import sync_iqgeo
+from integrations.models import SyncConflict, SyncRun, SyncSeen, SyncState
 from integrations.safety import (
     SyncAlreadyRunning,
     conflict_resolve,
@@ -26,6 +29,10 @@ from integrations.safety import (
     sync_lock,
 )
 from tests.gis_core.factories import AddressFactory
+from tests.integrations.iqgeo_fixtures import (
+    iqgeo_server,  # noqa: F401  (the fixture "iqgeo")
+    town_seed,
+)
 from tests.vector_tiles import features, tile_of, tile_url
 from tests.wholesale.factories import OrderFactory
 
@@ -263,3 +270,189 @@ def test_importing_a_retired_addresses_reference_again_reinstates_it(tmp_path):
     assert address.retired_at is None and address.retired_reason == ""
     assert report.created == 0 and Address.objects.count() == 1
     assert _events(ADDRESSES_REINSTATED) == [[address.pk]]
+
+
+# ------------------------------------------------------------------ the IQGeo import
+
+
+def _by_feature(feature_id: int) -> Address:
+    return Address.objects.get(
+        external_refs__system="iqgeo", external_refs__external_id=str(feature_id)
+    )
+
+
+def _remove(sim, *feature_ids: int) -> list[dict]:
+    """Delete features in the simulator (IQGeo's set loses them); returns them."""
+    with sim.lock:
+        gone = [f for f in sim.features if f["id"] in feature_ids]
+        sim.features = [f for f in sim.features if f["id"] not in feature_ids]
+    return gone
+
+
+def _put_back(sim, features: list[dict]) -> None:
+    """The same features (same ids) appear again, with a fresh change time."""
+    with sim.lock:
+        sim.features.extend(features)
+    for feature in features:
+        sim.update(feature["id"])
+
+
+@pytest.mark.django_db
+def test_a_full_run_retires_what_disappeared_and_a_comeback_reinstates_it(iqgeo):
+    sim = iqgeo(town_seed(12))
+    assert sync_iqgeo(full=True).created == 12
+    ordered = OrderFactory(address=_by_feature(3))
+    gone = _remove(sim, 3, 4)
+
+    incremental = sync_iqgeo()  # an incremental run cannot see deletions: nothing retired
+    assert incremental.mode == "incremental" and incremental.retired == 0
+
+    run = sync_iqgeo(full=True)
+
+    assert run.status == "succeeded" and run.retired == 2, run.errors
+    assert Address.objects.count() == 12  # nothing deleted
+    retired = Address.objects.exclude(retired_at=None)
+    assert {a.pk for a in retired} == {_by_feature(3).pk, _by_feature(4).pk}
+    assert {a.retired_reason for a in retired} == {"gone from iqgeo"}
+    assert ordered.address.orders.count() == 1  # the address with an order is kept, retired
+    assert not SyncSeen.objects.exists()  # the run's seen ids are gone with it
+    label = _by_feature(3).label
+    assert _by_feature(3).pk not in {m.id for m in search_addresses(label).matches}
+    with pytest.raises(DomainError, match="no new orders"):
+        OrderFactory(address=_by_feature(4))
+    assert sync_iqgeo(full=True).retired == 0  # again: nothing more to retire
+
+    _put_back(sim, gone)
+    back = sync_iqgeo()
+
+    assert back.created == 0 and Address.objects.count() == 12
+    assert not Address.objects.exclude(retired_at=None).exists()
+    assert _by_feature(3).pk in {m.id for m in search_addresses(label).matches}
+
+
+@pytest.mark.django_db
+def test_a_resumed_full_run_still_knows_what_it_saw_before_the_kill(iqgeo):
+    sim = iqgeo(town_seed(25))
+    sync_iqgeo(full=True)
+    _remove(sim, 24)  # past the point where the next run is killed
+    sim.fail("error", 100, after=3)  # login, pages 0 and 10; then IQGeo is down
+
+    failed = sync_iqgeo(full=True)
+    assert failed.status == "failed" and failed.next_offset == 20
+    assert SyncSeen.objects.filter(run=failed).count() == 20
+    assert not Address.objects.exclude(retired_at=None).exists()
+    sim.clear_failures()
+
+    resumed = sync_iqgeo(full=True)
+
+    assert resumed.pk == failed.pk and resumed.status == "succeeded"
+    assert resumed.retired == 1  # only the feature really gone, none seen before the kill
+    assert list(Address.objects.exclude(retired_at=None)) == [_by_feature(24)]
+
+
+@pytest.mark.django_db
+def test_a_resumed_run_whose_set_shifted_while_stopped_retires_nothing(iqgeo):
+    sim = iqgeo(town_seed(25))
+    sync_iqgeo(full=True)
+    sim.fail("error", 100, after=3)
+    sync_iqgeo(full=True)
+    sim.clear_failures()
+    _remove(sim, 5)  # seen before the kill: feature 21 moves before the resume offset
+
+    resumed = sync_iqgeo(full=True)
+
+    assert resumed.status == "succeeded" and resumed.retired == 0
+    assert any("nothing retired" in error for error in resumed.errors)
+    assert not Address.objects.exclude(retired_at=None).exists()
+    assert sync_iqgeo(full=True).retired == 1  # the next full run does it
+    assert list(Address.objects.exclude(retired_at=None)) == [_by_feature(5)]
+
+
+@pytest.mark.django_db
+def test_both_sides_changed_a_field_iqgeo_wins_and_the_conflict_is_logged(iqgeo):
+    sim = iqgeo(town_seed(6))
+    sync_iqgeo(full=True)
+    assert SyncState.objects.filter(system="iqgeo").count() == 6
+    both, local_only, moved = (_by_feature(n) for n in (2, 4, 5))
+    address_update(address=both, street="Lokale Straße")
+    address_update(address=local_only, city="Berlin-Mitte")
+    address_update(address=moved, location=Point(13.35, 52.56, srid=4326))
+    sim.update(2, streetName="Neue Straße")
+    sim.update(3, streetName="Nur-IQGeo-Straße")
+    sim.update(5, geometry={"type": "Point", "coordinates": [13.36, 52.57]})
+    sim.update(4)  # touched in IQGeo, no field changed there
+
+    run = sync_iqgeo()
+
+    assert run.status == "succeeded" and run.conflicts == 2, run.errors
+    location, street = SyncConflict.objects.order_by("field")
+    assert (street.field, street.external_id, street.address_id) == ("street", "2", both.pk)
+    assert (street.oanm_value, street.remote_value, street.winner) == (
+        "Lokale Straße",
+        "Neue Straße",
+        "remote",
+    )
+    assert street.run == run and street.resolved_at is None
+    assert (location.field, location.external_id) == ("location", "5")
+    assert (location.oanm_value, location.remote_value) == (
+        "13.3500000 52.5600000",
+        "13.3600000 52.5700000",
+    )
+    assert _by_feature(2).street == "Neue Straße"  # IQGeo wins
+    assert _by_feature(5).location.coords == pytest.approx((13.36, 52.57))
+    assert _by_feature(3).street == "Nur-IQGeo-Straße"  # one side only: no conflict
+    # oanm alone changed feature 4's city, and IQGeo changed nothing of it: no conflict
+    # (IQGeo owns the field: the import writes its value back)
+    assert not SyncConflict.objects.filter(external_id__in=["3", "4"]).exists()
+    assert SyncState.objects.get(external_id="2").pulled["street"] == "Neue Straße"
+
+    assert sync_iqgeo(full=True).conflicts == 0  # nothing new: nothing logged again
+    assert SyncConflict.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_conflicts_are_found_per_page_in_a_constant_number_of_queries(
+    iqgeo, django_assert_max_num_queries, settings
+):
+    sim = iqgeo(town_seed(40))
+    settings.IQGEO_PAGE_SIZE = 40
+    sync_iqgeo(full=True)
+    for n in range(1, 41):
+        Address.objects.filter(pk=_by_feature(n).pk).update(unit=f"local {n}")
+        sim.update(n, unit=f"remote {n}")
+    with django_assert_max_num_queries(60):  # one page: not one query per feature
+        run = sync_iqgeo()
+    assert run.conflicts == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_concurrent_run_is_refused_and_the_first_finishes(iqgeo):
+    iqgeo(town_seed(30))
+    paused, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def first_run():
+        def progress(done, total):
+            paused.set()
+            release.wait(timeout=30)
+
+        try:
+            outcome["run"] = sync_iqgeo(full=True, progress=progress)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    try:
+        assert paused.wait(timeout=30)  # the first run has committed a page, holds the lock
+        with pytest.raises(SyncAlreadyRunning, match="already running"):
+            sync_iqgeo(full=True)
+        with pytest.raises(CommandError, match="already running"):
+            call_command("sync", "iqgeo", "--no-progress", stdout=StringIO())
+        assert SyncRun.objects.count() == 1  # the refused ones made no run
+    finally:
+        release.set()
+        thread.join(timeout=60)
+    run = outcome["run"]
+    assert run.status == "succeeded" and run.created == 30 and run.resumed == 0
+    assert Address.objects.count() == 30 and SyncRun.objects.count() == 1
