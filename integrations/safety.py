@@ -110,7 +110,7 @@ def sync_lock(system: str) -> Iterator[None]:
             )
             if not cursor.fetchone()[0]:
                 raise SyncAlreadyRunning(
-                    f"a {system} sync is already running; this one was not started"
+                    f"a sync of {system} is already running; this one was not started"
                     " (wait for it to finish, then run again)"
                 )
         try:
