@@ -97,7 +97,9 @@ AREAS = Collection(
     title="Planning areas",
     description="Planning areas with their phase, target take rate and demand figures.",
     geometry_type="MultiPolygon",
-    from_sql="areas_area t LEFT JOIN areas_areafigures fg ON fg.area_id = t.id",
+    # a deleted area is gone from the collection (404); a split one stays, is_active false
+    from_sql="(SELECT * FROM areas_area WHERE deleted_at IS NULL) t"
+    " LEFT JOIN areas_areafigures fg ON fg.area_id = t.id",
     geometry="t.boundary",
     properties=(
         ("code", "t.code"),

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from integrations.iqgeo.client import IQGeoError
 from integrations.iqgeo.importer import sync_iqgeo
 from integrations.iqgeo.models import SyncRun
+from integrations.safety import SyncAlreadyRunning
 from integrations.vetro.client import VetroError
 from integrations.vetro.importer import sync_vetro
 
@@ -45,7 +46,7 @@ class Command(BaseCommand):
 
         try:
             run = sync(full=options["full"], page_size=options["page_size"], progress=progress)
-        except errors as exc:
+        except (errors, SyncAlreadyRunning) as exc:
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()
@@ -58,7 +59,8 @@ class Command(BaseCommand):
             out.write(f"  … and more (see run {run.pk})")
         summary = (
             f"{name} {run.mode} run {run.pk}: fetched {run.fetched}, created {run.created}, "
-            f"updated {run.updated}, unchanged {run.unchanged}, rejected {run.rejected} "
+            f"updated {run.updated}, unchanged {run.unchanged}, rejected {run.rejected}, "
+            f"retired {run.retired}, conflicts {run.conflicts} "
             f"in {run.duration_seconds:.1f} s"
         )
         if run.status != SyncRun.Status.SUCCEEDED:
