@@ -32,11 +32,26 @@ from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, ExternalReference
 from gis_core.services import address_connect
 from integrations.iqgeo.models import SyncRun
-from integrations.vetro.client import VetroClient, VetroError
-from integrations.vetro.mapping import FieldProgress, map_features
+from integrations.models import SyncSeen, SyncState
+from integrations.safety import REMOTE, conflicts_record, features_retire_missing, sync_lock
+from integrations.vetro.client import VetroClient, VetroError, vetro_id
+from integrations.vetro.mapping import FieldProgress, fields, map_features
 
 SYSTEM = "vetro"
 REJECTIONS_KEPT = 200
+ADDRESS_FIELDS = ("street", "house_number", "unit", "postcode", "city", "country")
+UNSTABLE = (
+    "the service locations kept changing while paging: run again to pick up those inserted"
+    " during this run"
+)
+SHIFTED = (
+    "the number of service locations changed while the run was stopped: some may have moved"
+    " past the resume offset (run --full again to read them)"
+)
+NOT_RETIRED = (
+    "service locations may have been skipped while paging: nothing retired (run --full again)"
+)
+COMMERCIAL_FIELDS = ("installation_status", "service_status", "service_type")
 Progress = Callable[[int, int], None]  # (features fetched so far, features announced)
 
 
@@ -78,10 +93,19 @@ def sync_vetro(
 
     Incremental (the default) asks only for service locations modified since the last
     successful run's high-water mark; without one it runs in full. A failure leaves the run
-    `failed` with its error and offset; the next call in the same mode resumes it.
+    `failed` with its error and offset; the next call in the same mode resumes it. One run
+    at a time: another run of VETRO holding the sync lock raises `SyncAlreadyRunning`.
+    A full run that read every plan retires the addresses whose service location is gone.
     """
     if not vetro_enabled():
         raise VetroDisabled("VETRO sync is off: set USE_VETRO and VETRO_BASE_URL")
+    with sync_lock(SYSTEM):
+        return _sync(full=full, client=client, page_size=page_size, progress=progress)
+
+
+def _sync(
+    *, full: bool, client: VetroClient | None, page_size: int | None, progress: Progress | None
+) -> SyncRun:
     client = client or VetroClient.from_settings()
     page_size = page_size or int(getattr(settings, "VETRO_PAGE_SIZE", 500))
     extras = tuple(getattr(settings, "VETRO_EXTRA_PROPERTIES", ()) or ())
@@ -97,11 +121,19 @@ def sync_vetro(
         run = SyncRun.objects.create(
             system=SYSTEM, mode=mode, started_at=timezone.now(), changed_since=cursor
         )
+        # What abandoned runs had seen is of no use to anyone now.
+        SyncSeen.objects.filter(run__system=SYSTEM).exclude(run=run).delete()
     started = time.monotonic() - run.duration_seconds
+    # A run resumed mid-paging: if the set changed meanwhile, offsets moved under it.
+    total_when_stopped = run.total if run.resumed and run.next_offset else None
     try:
         for page in client.pages(
             start=run.next_offset, limit=page_size, modified_since=run.changed_since or None
         ):
+            if total_when_stopped is not None:
+                if page.total != total_when_stopped and SHIFTED not in run.errors:
+                    run.errors.append(SHIFTED)
+                total_when_stopped = None
             run.total = page.total
             rows, field_progress, rejected = map_features(page.features, extra_properties=extras)
             times = [
@@ -111,12 +143,16 @@ def sync_vetro(
             ]
             reasons = [[r.external_id, r.reason] for r in rejected]
             with transaction.atomic():
+                if mode == SyncRun.Mode.FULL:
+                    _seen(run, page.features)
                 if rows:
+                    run.conflicts += _conflicts(run, rows, page.features)
                     report = _upsert(rows)
                     run.created += report.created
                     run.updated += report.updated
                     run.unchanged += report.unchanged
                     reasons += [[r.external_id, r.reason] for r in report.rejected]
+                    _pulled(rows, skip={r.external_id for r in report.rejected})
                 run.rejected += len(reasons)
                 skipped = {external_id for external_id, _ in reasons}
                 reasons += follow_the_field(
@@ -127,11 +163,8 @@ def sync_vetro(
                 run.rejections += reasons[: max(room, 0)]
                 run.high_water = max([run.high_water, *times])
                 run.next_offset = page.next_offset or 0
-                if page.unstable:
-                    run.errors.append(
-                        "the service locations kept changing while paging: run again to pick"
-                        " up those inserted during this run"
-                    )
+                if page.unstable and UNSTABLE not in run.errors:
+                    run.errors.append(UNSTABLE)
                 run.duration_seconds = time.monotonic() - started
                 run.save()
             if progress:
@@ -141,10 +174,131 @@ def sync_vetro(
         run.errors.append(str(exc))
         _finish(run, started)
         return run
-    run.status = SyncRun.Status.SUCCEEDED
-    run.next_offset = 0
-    _finish(run, started)
+    with transaction.atomic():
+        if mode == SyncRun.Mode.FULL:
+            _retire_missing(run, every_plan=not client.plan_ids)
+        run.status = SyncRun.Status.SUCCEEDED
+        run.next_offset = 0
+        _finish(run, started)
     return run
+
+
+def _retire_missing(run: SyncRun, *, every_plan: bool) -> None:
+    """After a full run: retire the addresses whose service location VETRO no longer has —
+    unless the run read only some plans (the others' addresses were not looked at) or may
+    have missed service locations (the set changed under the paging or while the run was
+    stopped, fewer read than announced, or none at all: the next full run retires them
+    then) — and forget the ids seen."""
+    seen = SyncSeen.objects.filter(run=run)
+    if not every_plan:
+        pass  # VETRO_PLAN_IDS: what is not seen may just be in a plan not read
+    elif UNSTABLE in run.errors or SHIFTED in run.errors or run.fetched < run.total:
+        run.errors.append(NOT_RETIRED)
+    elif seen.exists():
+        run.retired += features_retire_missing(
+            system=SYSTEM, seen=seen.values_list("external_id", flat=True), run=run
+        )
+    seen.delete()
+
+
+def _seen(run: SyncRun, features: list[dict]) -> None:
+    """Remember the ids a full run read (kept across a resume; what is missing at the end
+    is retired)."""
+    ids = {vetro_id(f) for f in features} - {""}
+    SyncSeen.objects.bulk_create(
+        [SyncSeen(run=run, external_id=key) for key in sorted(ids)], ignore_conflicts=True
+    )
+
+
+def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
+    """Log the fields both sides changed since the last sync (one read of the page's states
+    and addresses), and ask for a push where VETRO changed a field oanm owns.
+
+    - address fields (VETRO owns them): oanm's value and VETRO's both differ from the
+      value last pulled → VETRO wins (the upsert writes it), both values logged;
+    - installation status, service status, service type (oanm owns them): VETRO's value
+      differs from the value last pushed → oanm wins, logged, and pushed again.
+    """
+    ids = [row["properties"]["external_id"] for row in rows]
+    states = {
+        state.external_id: state
+        for state in SyncState.objects.filter(system=SYSTEM, external_id__in=ids)
+    }
+    if not states:
+        return 0
+    current = {
+        ref["external_id"]: ref
+        for ref in ExternalReference.objects.filter(
+            system=SYSTEM, external_id__in=list(states)
+        ).values("external_id", "address_id", *(f"address__{name}" for name in ADDRESS_FIELDS))
+    }
+    conflicts, repush = [], set()
+    for row in rows:
+        theirs = row["properties"]
+        state, ours = states.get(theirs["external_id"]), current.get(theirs["external_id"])
+        if state is None or ours is None:
+            continue
+        for name in ADDRESS_FIELDS:
+            last = state.pulled.get(name)
+            mine = ours[f"address__{name}"]
+            if last is not None and mine != last and theirs[name] != last and mine != theirs[name]:
+                conflicts.append(
+                    {
+                        "external_id": theirs["external_id"],
+                        "address_id": ours["address_id"],
+                        "field": name,
+                        "oanm_value": mine,
+                        "remote_value": theirs[name],
+                        "winner": REMOTE,
+                    }
+                )
+    labels = fields()
+    by_id = {vetro_id(f): f.get("properties") or {} for f in features}
+    for external_id, state in states.items():
+        ours = current.get(external_id)
+        if ours is None or not state.pushed:
+            continue
+        remote = by_id.get(external_id, {})
+        for name in COMMERCIAL_FIELDS:
+            label = labels[name]
+            if label in state.pushed and label in remote and remote[label] != state.pushed[label]:
+                conflicts.append(
+                    {
+                        "external_id": external_id,
+                        "address_id": ours["address_id"],
+                        "field": name,
+                        "oanm_value": state.pushed[label],
+                        "remote_value": remote[label],
+                        "winner": "oanm",
+                    }
+                )
+                repush.add(ours["address_id"])
+    if repush:
+        from integrations.vetro.writeback import vetro_push_request
+
+        vetro_push_request(address_ids=sorted(repush), cause="conflict: oanm owns the field")
+    return conflicts_record(system=SYSTEM, rows=conflicts, run=run)
+
+
+def _pulled(rows: list[dict], *, skip: set[str]) -> None:
+    """Remember the address fields as pulled (set-based upsert of the page's states)."""
+    now = timezone.now()
+    states = [
+        SyncState(
+            system=SYSTEM,
+            external_id=row["properties"]["external_id"],
+            pulled={name: row["properties"][name] for name in ADDRESS_FIELDS},
+            pulled_at=now,
+        )
+        for row in rows
+        if row["properties"]["external_id"] not in skip
+    ]
+    SyncState.objects.bulk_create(
+        states,
+        update_conflicts=True,
+        unique_fields=["system", "external_id"],
+        update_fields=["pulled", "pulled_at"],
+    )
 
 
 def _finish(run: SyncRun, started: float) -> None:

@@ -24,10 +24,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from common.events import IN_TRANSACTION, OUTBOX, Event, publish, subscribe
 from common.models import OutboxMessage, OutboxStatus
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.models import Address, ExternalReference
+from integrations.models import SyncState
 from integrations.vetro.client import VetroClient
 from integrations.vetro.importer import SYSTEM, vetro_enabled
 from integrations.vetro.mapping import CommercialState, commercial_properties
@@ -161,5 +164,15 @@ def vetro_push_address(*, address_id: int, client: VetroClient | None = None) ->
     properties = commercial_properties(commercial_state(address_id))
     client = client or VetroClient.from_settings()
     client.update_features([(reference, properties) for reference in references])
+    now = timezone.now()
+    SyncState.objects.bulk_create(  # what VETRO has from us now (the conflict log's base)
+        [
+            SyncState(system=SYSTEM, external_id=reference, pushed=properties, pushed_at=now)
+            for reference in references
+        ],
+        update_conflicts=True,
+        unique_fields=["system", "external_id"],
+        update_fields=["pushed", "pushed_at"],
+    )
     logger.info("VETRO: address %s pushed to %s: %s", address_id, references, properties)
     return properties
