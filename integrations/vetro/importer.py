@@ -12,6 +12,13 @@ connected); any other case is recorded on the run as a per-feature reason starti
 counts and `next_offset` commit in one transaction, so a run killed mid-paging is resumed
 from the page after the last committed one and a page is never counted twice. Re-running
 changes nothing.
+
+Sync safety (`integrations.safety`, docs/vetro.md): a run holds the `vetro` sync lock; per
+page, one read of the page's `SyncState` rows and addresses finds the conflicts (address
+fields both sides changed: VETRO wins; commercial fields changed in VETRO: oanm wins and
+pushes again), one upsert records what was pulled; a full run keeps the ids it has seen
+(`SyncSeen`) and, having read every plan completely, retires the addresses whose service
+location is gone.
 """
 
 from __future__ import annotations
