@@ -46,3 +46,7 @@ def link_iqgeo(context: DemoContext) -> None:
         f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
         f"{run.rejected} rejected"
     )
+
+
+# The VETRO step lives with VETRO; importing it registers it (order 26).
+from integrations.vetro import demo as _vetro_demo  # noqa: E402, F401
