@@ -49,7 +49,8 @@ EXPORT_PATH = re.compile(r"^/v2/export/plan/(\d+)/geojson$")
 MODES = ("error", "throttle", "timeout", "malformed", "unsuccessful", "expire", "shift")
 LAYER_ID = 7
 PLANS = ({"id": 1, "label": "Wedding West"}, {"id": 2, "label": "Wedding Ost"})
-WEST_OF = 13.355  # the demo town's plans: west and east of this longitude
+WEST_OF = 13.343  # the demo town's plans: west and east of this longitude (about half each)
+SEED_NAMESPACE = uuid.UUID("5b0f3c1e-7a52-4d2e-9c41-0e5f3a7d2b10")
 FIELDS = (
     "ID",
     "Address",
@@ -114,7 +115,13 @@ def seed_from_file(path: str | Path) -> list[dict[str, Any]]:
             lon = (geometry or {}).get("coordinates", [0])[0] if geometry else 0
             west = isinstance(lon, int | float) and lon < WEST_OF
             plan_id = PLANS[0]["id"] if west else PLANS[1]["id"]
-        features.append({"geometry": geometry, "properties": properties, "plan_id": plan_id})
+        # The same seed gives the same ids on every start (a demo restarted stays linked).
+        key = (feature.get("x-vetro") or {}).get("vetro_id") or str(
+            uuid.uuid5(SEED_NAMESPACE, f"{number}:{properties.get('House ID', '')}")
+        )
+        features.append(
+            {"geometry": geometry, "properties": properties, "plan_id": plan_id, "vetro_id": key}
+        )
     return features
 
 
@@ -137,7 +144,12 @@ class VetroSimulator:
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.patches: list[dict[str, Any]] = []  # every feature update received, in order
         for feature in features or []:
-            self.add(feature["geometry"], feature["properties"], plan_id=feature.get("plan_id", 1))
+            self.add(
+                feature["geometry"],
+                feature["properties"],
+                plan_id=feature.get("plan_id", 1),
+                vetro_id=feature.get("vetro_id"),
+            )
 
     # --- the store (tests change it through these) ---------------------------------------
     def add(
