@@ -10,7 +10,9 @@
 #   OANM_DEMO_GIS        the demo's GIS of record: iqgeo (default) starts the IQGeo simulator
 #                        seeded with the demo town on IQGEO_SIMULATOR_PORT (default 8971) and
 #                        turns USE_IQGEO on; none starts no GIS. Not used when USE_IQGEO is
-#                        already set (a real IQGeo is configured).
+#                        already set (a real IQGeo is configured). vetro starts the VETRO
+#                        simulator on VETRO_SIMULATOR_PORT (default 8972) and turns USE_VETRO
+#                        on (not when USE_VETRO is already set).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,6 +31,8 @@ GIS_PID=""
 stop_pidfile "$GIS_PID_FILE" simulator "the GIS simulator of an earlier run"
 if [[ -n "${USE_IQGEO:-}" ]]; then
     note "USE_IQGEO=$USE_IQGEO: IQGeo is configured (${IQGEO_BASE_URL:-no IQGEO_BASE_URL}), no simulator"
+elif [[ -n "${USE_VETRO:-}" ]]; then
+    note "USE_VETRO=$USE_VETRO: VETRO is configured (${VETRO_BASE_URL:-no VETRO_BASE_URL}), no simulator"
 else
     case "${OANM_DEMO_GIS:-iqgeo}" in
         iqgeo)
@@ -49,8 +53,26 @@ else
             done
             ok "IQGeo simulator on $IQGEO_BASE_URL (pid $GIS_PID), log in .local/log/gis-simulator.log"
             ;;
+        vetro)
+            VETRO_PORT="${VETRO_SIMULATOR_PORT:-8972}"
+            "$PY" -m integrations.vetro.simulator --port "$VETRO_PORT" \
+                --seed "$REPO/data/berlin-wedding/addresses.geojson" \
+                --token demo-vetro-token >>"$GIS_LOG" 2>&1 </dev/null &
+            GIS_PID=$!
+            echo "$GIS_PID" >"$GIS_PID_FILE"
+            export USE_VETRO=1 VETRO_BASE_URL="http://127.0.0.1:$VETRO_PORT"
+            export VETRO_TOKEN=demo-vetro-token
+            for _ in $(seq 1 50); do
+                (exec 3<>"/dev/tcp/127.0.0.1/$VETRO_PORT") 2>/dev/null && break
+                kill -0 "$GIS_PID" 2>/dev/null \
+                    || die "the VETRO simulator exited at once; the end of its log:" \
+                        "$(tail -n 15 "$GIS_LOG")"
+                sleep 0.2
+            done
+            ok "VETRO simulator on $VETRO_BASE_URL (pid $GIS_PID), log in .local/log/gis-simulator.log"
+            ;;
         none) note "OANM_DEMO_GIS=none: no GIS of record" ;;
-        *) die "OANM_DEMO_GIS must be iqgeo or none, not ${OANM_DEMO_GIS}" ;;
+        *) die "OANM_DEMO_GIS must be iqgeo, vetro or none, not ${OANM_DEMO_GIS}" ;;
     esac
 fi
 
