@@ -288,20 +288,23 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
 
 
 def _pulled(rows: list[dict], *, skip: set[str]) -> None:
-    """Remember the address fields as pulled (set-based upsert of the page's states)."""
+    """Remember the address fields as now stored for the page's upserted service locations
+    (what was pulled, as oanm keeps it): one read, one upsert of the page's states."""
+    ids = [row["properties"]["external_id"] for row in rows]
+    stored = ExternalReference.objects.filter(
+        system=SYSTEM, external_id__in=[i for i in ids if i not in skip]
+    ).values("external_id", *(f"address__{name}" for name in ADDRESS_FIELDS))
     now = timezone.now()
-    states = [
-        SyncState(
-            system=SYSTEM,
-            external_id=row["properties"]["external_id"],
-            pulled={name: row["properties"][name] for name in ADDRESS_FIELDS},
-            pulled_at=now,
-        )
-        for row in rows
-        if row["properties"]["external_id"] not in skip
-    ]
     SyncState.objects.bulk_create(
-        states,
+        [
+            SyncState(
+                system=SYSTEM,
+                external_id=ref["external_id"],
+                pulled={name: ref[f"address__{name}"] for name in ADDRESS_FIELDS},
+                pulled_at=now,
+            )
+            for ref in stored
+        ],
         update_conflicts=True,
         unique_fields=["system", "external_id"],
         update_fields=["pulled", "pulled_at"],
