@@ -166,3 +166,32 @@ def test_nothing_is_pushed_when_vetro_is_off_or_the_address_is_not_in_vetro(
     field_town.order(address)
     assert _pushes() == []
     assert not OutboxMessage.objects.filter(event__topic=VETRO_PUSH_REQUESTED).exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "count"),
+    [("error", 2), ("throttle", 1), ("timeout", 1), ("malformed", 1), ("unsuccessful", 1)],
+)
+def test_each_failure_of_a_push_is_retried_until_the_state_arrives(located, mode, count):
+    sim, vetro_id, address = located
+    sim.fail(mode, count)
+
+    address_await_deployment(address=address)
+    outbox_drain()
+    (push,) = _pushes()
+    if mode == "unsuccessful":  # not retried by the client: the outbox tries again later
+        assert push.status == OutboxStatus.PENDING
+        assert "success=false to PATCH /v2/features: simulated refusal" in push.last_error
+        OutboxMessage.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now())
+        outbox_drain()
+        push.refresh_from_db()
+    assert push.status == OutboxStatus.DELIVERED
+    assert _state(sim, vetro_id) == ("Ordered", "Inactive", "")
+    # a repeated PATCH (the answer was late or broken) sets the same values: nothing doubled
+    assert {tuple(p["properties"].items()) for p in sim.patches} == {
+        (
+            ("Installation Status", "Ordered"),
+            ("Service Status", "Inactive"),
+            ("Service Type", ""),
+        )
+    }
