@@ -396,3 +396,18 @@ def test_owner_staff_sessions_read_and_others_are_forbidden(client, town):
     )
     assert response.status_code == 403
     assert response.json()["code"] == "Forbidden"
+
+
+def test_a_retired_address_is_gone_and_circuits_are_properties(get, town):
+    from gis_core.models import Address
+    from gis_core.services import addresses_retire
+
+    first, second = town.addresses[0], town.addresses[1]
+    Address.objects.filter(pk=second.pk).update(circuit_ref="C-17", circuit_name="OLT1/3/17")
+    addresses_retire(address_ids=[first.pk], reason="gone from iqgeo")
+    assert get(f"/ogc/collections/addresses/items/{first.pk}").status_code == 404
+    page = get("/ogc/collections/addresses/items", limit=1000).json()
+    assert page["numberMatched"] == ADDRESSES - 1
+    feature = get(f"/ogc/collections/addresses/items/{second.pk}").json()
+    assert feature["properties"]["circuit_ref"] == "C-17"
+    assert feature["properties"]["circuit_name"] == "OLT1/3/17"
