@@ -42,7 +42,12 @@ from integrations.iqgeo.models import SyncRun
 from integrations.models import SyncSeen, SyncState
 from integrations.safety import REMOTE, conflicts_record, features_retire_missing, sync_lock
 from integrations.vetro.client import VetroClient, VetroError, vetro_id
-from integrations.vetro.mapping import FieldProgress, fields, map_features
+from integrations.vetro.mapping import (
+    FieldProgress,
+    commercial_properties,
+    fields,
+    map_features,
+)
 
 SYSTEM = "vetro"
 REJECTIONS_KEPT = 200
@@ -165,6 +170,7 @@ def _sync(
                 reasons += follow_the_field(
                     [p for p in field_progress if p.external_id not in skipped]
                 )
+                push_drifted(page.features)
                 run.fetched += len(page.features)
                 room = REJECTIONS_KEPT - len(run.rejections)
                 run.rejections += reasons[: max(room, 0)]
@@ -239,7 +245,7 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
             system=SYSTEM, external_id__in=list(states)
         ).values("external_id", "address_id", *(f"address__{name}" for name in ADDRESS_FIELDS))
     }
-    conflicts, repush = [], set()
+    conflicts = []
     for row in rows:
         theirs = row["properties"]
         state, ours = states.get(theirs["external_id"]), current.get(theirs["external_id"])
@@ -279,11 +285,6 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
                         "winner": "oanm",
                     }
                 )
-                repush.add(ours["address_id"])
-    if repush:
-        from integrations.vetro.writeback import vetro_push_request
-
-        vetro_push_request(address_ids=sorted(repush), cause="conflict: oanm owns the field")
     return conflicts_record(system=SYSTEM, rows=conflicts, run=run)
 
 
@@ -326,6 +327,37 @@ def _upsert(rows: list[dict]):
         # Every column is named as oanm names it; unmapped ones (the extra properties)
         # become attributes.
         return import_addresses(path, system=SYSTEM)
+
+
+def push_drifted(features: list[dict]) -> list[int]:
+    """Ask for a push of the addresses whose service location does not show oanm's
+    commercial state as it stands now (never pushed yet, a push lost, or a value changed in
+    VETRO): the pull is also the reconciliation of the push. A few reads per page; returns
+    the address ids asked for."""
+    from integrations.vetro.writeback import commercial_states, vetro_push_request
+
+    remote = {vetro_id(f): f.get("properties") or {} for f in features if vetro_id(f)}
+    references = dict(
+        ExternalReference.objects.filter(system=SYSTEM, external_id__in=list(remote)).values_list(
+            "external_id", "address_id"
+        )
+    )
+    if not references:
+        return []
+    states = commercial_states(list(references.values()))
+    labels = fields()
+    drifted = sorted(
+        {
+            address_id
+            for external_id, address_id in references.items()
+            if address_id in states
+            and any(
+                remote[external_id].get(label) != value
+                for label, value in commercial_properties(states[address_id], labels=labels).items()
+            )
+        }
+    )
+    return vetro_push_request(address_ids=drifted, cause="reconciliation")
 
 
 def follow_the_field(progress: list[FieldProgress]) -> list[list[str]]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from common.events import IN_TRANSACTION, OUTBOX, Event, publish, subscribe
+from common.events import IN_TRANSACTION, OUTBOX, Event, publish_many, subscribe
 from common.models import OutboxMessage, OutboxStatus
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.models import Address, ExternalReference
@@ -67,8 +67,10 @@ def vetro_push_request(*, address_ids: list[int], cause: str) -> list[int]:
             )
         )
     )
-    for address_id in linked:
-        publish(VETRO_PUSH_REQUESTED, VetroPushRequested(address_id=address_id, cause=cause))
+    publish_many(  # one event per address (its own ordering key), inserted set-based
+        VETRO_PUSH_REQUESTED,
+        [VetroPushRequested(address_id=address_id, cause=cause) for address_id in linked],
+    )
     return linked
 
 
@@ -134,18 +136,35 @@ def push_address(event: Event) -> None:
     vetro_push_address(address_id=event.payload["address_id"])
 
 
-def commercial_state(address_id: int) -> CommercialState:
-    """The address's commercial state as it stands now (three small reads)."""
-    status = Address.objects.values_list("status", flat=True).get(pk=address_id)
-    services = tuple(
-        Service.objects.filter(address_id=address_id, status=ServiceStatus.ACTIVE)
+def commercial_states(address_ids: list[int]) -> dict[int, CommercialState]:
+    """The addresses' commercial state as it stands now (three reads, whatever the number)."""
+    ids = list(address_ids)
+    statuses = dict(Address.objects.filter(pk__in=ids).values_list("pk", "status"))
+    services: dict[int, list[str]] = {}
+    for address_id, product in (
+        Service.objects.filter(address_id__in=ids, status=ServiceStatus.ACTIVE)
         .order_by("pk")
-        .values_list("product__name", flat=True)
+        .values_list("address_id", "product__name")
+    ):
+        services.setdefault(address_id, []).append(product)
+    awaiting = set(
+        Order.objects.filter(
+            address_id__in=ids, status=OrderStatus.READY_FOR_ACTIVATION
+        ).values_list("address_id", flat=True)
     )
-    awaiting = Order.objects.filter(
-        address_id=address_id, status=OrderStatus.READY_FOR_ACTIVATION
-    ).exists()
-    return CommercialState(address_status=status, services=services, awaiting_activation=awaiting)
+    return {
+        address_id: CommercialState(
+            address_status=status,
+            services=tuple(services.get(address_id, ())),
+            awaiting_activation=address_id in awaiting,
+        )
+        for address_id, status in statuses.items()
+    }
+
+
+def commercial_state(address_id: int) -> CommercialState:
+    """The address's commercial state as it stands now."""
+    return commercial_states([address_id])[address_id]
 
 
 def vetro_push_address(*, address_id: int, client: VetroClient | None = None) -> dict | None:

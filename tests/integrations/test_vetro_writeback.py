@@ -9,7 +9,7 @@ from django.utils import timezone
 from areas.services import area_deploy
 from common.events import _schedule_drain
 from common.models import OutboxMessage, OutboxStatus
-from common.outbox import outbox_drain
+from common.outbox import outbox_drain, outbox_prune
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
 from gis_core.services import address_await_deployment
@@ -48,12 +48,18 @@ def _state(sim, vetro_id: str) -> tuple[str, str, str]:
 
 @pytest.fixture
 def located(vetro, field_town):
-    """One VETRO service location in the field town's area, imported into oanm."""
+    """One VETRO service location in the field town's area, imported into oanm, with oanm's
+    first word on it delivered (the pull asks for it: VETRO did not show oanm's state yet)."""
     sim = vetro([{"geometry": IN_THE_TOWN, "properties": LOCATION, "plan_id": 1}])
     sync_vetro(full=True)
     vetro_id = sim.features[0]["vetro_id"]
     address = Address.objects.get(external_refs__system="vetro")
     assert address.area_id == field_town.area.pk
+    assert outbox_drain().delivered == 1
+    assert _state(sim, vetro_id) == ("Not Installed", "Inactive", "")
+    sim.patches.clear()
+    outbox_prune(older_than_days=0)  # the tests count their own pushes
+    assert not _pushes()
     return sim, vetro_id, address
 
 
@@ -93,7 +99,22 @@ def test_the_commercial_state_follows_the_address_from_order_to_activation(locat
     }
     assert all(m.status == OutboxStatus.DELIVERED for m in _pushes())
     assert {m.ordering_key for m in _pushes()} == {f"address:{address.pk}"}
-    assert sync_vetro().updated == 0  # oanm's writes come back unchanged: no echo
+    pushes = len(_pushes())
+    assert sync_vetro().updated == 0  # oanm's writes come back unchanged: no echo …
+    assert len(_pushes()) == pushes  # … and VETRO shows oanm's state: nothing to push
+
+
+def test_the_pull_reconciles_a_state_vetro_does_not_show(located):
+    sim, vetro_id, address = located
+    sim.update(vetro_id, fields={"Service Status": "Active"})  # edited in VETRO …
+    sim.update(vetro_id, fields={"Service Type": ""})
+
+    run = sync_vetro(full=True)  # … the daily reconciliation sees it
+
+    assert run.status == "succeeded"
+    assert [m.ordering_key for m in _pushes()] == [f"address:{address.pk}"]
+    outbox_drain()
+    assert _state(sim, vetro_id) == ("Not Installed", "Inactive", "")
 
 
 def test_a_push_is_queued_for_a_drain_right_after_commit(
@@ -195,3 +216,22 @@ def test_each_failure_of_a_push_is_retried_until_the_state_arrives(located, mode
             ("Service Type", ""),
         )
     }
+
+
+def test_asking_for_many_pushes_is_set_based(vetro):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.vetro.writeback import vetro_push_request
+    from tests.gis_core.factories import AddressFactory
+
+    vetro([])
+    ids = [AddressFactory(external_refs={"vetro": f"v-{n}"}).pk for n in range(20)]
+    unlinked = AddressFactory().pk
+    counts = []
+    for some in (ids[:2], ids[2:]):
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            assert vetro_push_request(address_ids=[*some, unlinked], cause="test") == some
+        counts.append(len(queries))
+    assert counts[0] == counts[1]  # 2 or 18 addresses: the same few statements
+    assert sorted(m.ordering_key for m in _pushes()) == sorted(f"address:{i}" for i in ids)
