@@ -214,6 +214,11 @@ def _retire_missing(run: SyncRun, *, every_plan: bool) -> None:
     seen.delete()
 
 
+def point_text(lon: float, lat: float) -> str:
+    """A point as compared: 7 decimals (~1 cm), as the IQGeo import compares them."""
+    return f"{lon:.7f} {lat:.7f}"
+
+
 def _seen(run: SyncRun, features: list[dict]) -> None:
     """Remember the ids a full run read (kept across a resume; what is missing at the end
     is retired)."""
@@ -227,8 +232,8 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
     """Log the fields both sides changed since the last sync (one read of the page's states
     and addresses), and ask for a push where VETRO changed a field oanm owns.
 
-    - address fields (VETRO owns them): oanm's value and VETRO's both differ from the
-      value last pulled → VETRO wins (the upsert writes it), both values logged;
+    - address fields and the location (VETRO owns them): oanm's value and VETRO's both
+      differ from the value last pulled → VETRO wins (the upsert writes it), both values logged;
     - installation status, service status, service type (oanm owns them): VETRO's value
       differs from the value last pushed → oanm wins, logged, and pushed again.
     """
@@ -243,7 +248,12 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
         ref["external_id"]: ref
         for ref in ExternalReference.objects.filter(
             system=SYSTEM, external_id__in=list(states)
-        ).values("external_id", "address_id", *(f"address__{name}" for name in ADDRESS_FIELDS))
+        ).values(
+            "external_id",
+            "address_id",
+            "address__location",
+            *(f"address__{name}" for name in ADDRESS_FIELDS),
+        )
     }
     conflicts = []
     for row in rows:
@@ -251,17 +261,21 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
         state, ours = states.get(theirs["external_id"]), current.get(theirs["external_id"])
         if state is None or ours is None:
             continue
-        for name in ADDRESS_FIELDS:
-            last = state.pulled.get(name)
-            mine = ours[f"address__{name}"]
-            if last is not None and mine != last and theirs[name] != last and mine != theirs[name]:
+        remote_values = {**theirs, "location": point_text(*row["geometry"]["coordinates"])}
+        stored_values = {
+            **{name: ours[f"address__{name}"] for name in ADDRESS_FIELDS},
+            "location": point_text(*ours["address__location"].coords),
+        }
+        for name in (*ADDRESS_FIELDS, "location"):
+            last, mine, remote = state.pulled.get(name), stored_values[name], remote_values[name]
+            if last is not None and mine != last and remote != last and mine != remote:
                 conflicts.append(
                     {
                         "external_id": theirs["external_id"],
                         "address_id": ours["address_id"],
                         "field": name,
                         "oanm_value": mine,
-                        "remote_value": theirs[name],
+                        "remote_value": remote,
                         "winner": REMOTE,
                     }
                 )
@@ -294,14 +308,17 @@ def _pulled(rows: list[dict], *, skip: set[str]) -> None:
     ids = [row["properties"]["external_id"] for row in rows]
     stored = ExternalReference.objects.filter(
         system=SYSTEM, external_id__in=[i for i in ids if i not in skip]
-    ).values("external_id", *(f"address__{name}" for name in ADDRESS_FIELDS))
+    ).values("external_id", "address__location", *(f"address__{name}" for name in ADDRESS_FIELDS))
     now = timezone.now()
     SyncState.objects.bulk_create(
         [
             SyncState(
                 system=SYSTEM,
                 external_id=ref["external_id"],
-                pulled={name: ref[f"address__{name}"] for name in ADDRESS_FIELDS},
+                pulled={
+                    **{name: ref[f"address__{name}"] for name in ADDRESS_FIELDS},
+                    "location": point_text(*ref["address__location"].coords),
+                },
                 pulled_at=now,
             )
             for ref in stored

@@ -140,3 +140,37 @@ def test_vetro_changing_a_field_oanm_owns_is_logged_and_oanm_pushes_its_value_ba
     outbox_drain()
     assert sim.get(vetro_id)["properties"]["Installation Status"] == "Ordered"
     assert sync_vetro().conflicts == 0
+
+
+def test_both_sides_moving_a_location_is_logged_and_vetro_wins(vetro):
+    sim = vetro(town_seed(3))
+    sync_vetro(full=True)
+    vetro_id = sim.features[1]["vetro_id"]
+    address = _address(vetro_id)
+    address_update(address=address, location={"type": "Point", "coordinates": [13.3401, 52.55]})
+    sim.update(vetro_id, geometry={"type": "Point", "coordinates": [13.3402, 52.5501]})
+
+    run = sync_vetro()
+
+    conflict = SyncConflict.objects.get()
+    assert (run.conflicts, conflict.field, conflict.winner) == (1, "location", "remote")
+    assert (conflict.oanm_value, conflict.remote_value) == (
+        "13.3401000 52.5500000",
+        "13.3402000 52.5501000",
+    )
+    address.refresh_from_db()
+    assert address.location.coords == pytest.approx((13.3402, 52.5501))
+
+
+def test_a_full_run_on_a_set_that_keeps_moving_retires_nothing_and_says_so(vetro):
+    sim = vetro(town_seed(12))
+    sync_vetro(full=True)
+    sim.features.pop(0)
+    sim.fail("shift", 100)  # a new service location before every request
+
+    run = sync_vetro(full=True)
+
+    assert run.status == "succeeded" and run.retired == 0
+    assert any("kept changing" in error for error in run.errors)
+    assert any("nothing retired" in error for error in run.errors)
+    assert Address.objects.filter(retired_at__isnull=False).count() == 0
