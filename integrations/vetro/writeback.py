@@ -3,7 +3,9 @@
 When an address's commercial state may have changed (its status, an order's status, a
 service activated, changed or ended), an in-transaction reaction asks for a push of each
 such address that has a VETRO reference — only when `USE_VETRO` is on — by publishing
-`vetro.push_requested` (one event per address) in the same transaction. Its OUTBOX handler
+`vetro.push_requested` (one event per address, set-based: `common.events.publish_many`) in
+the same transaction; the VETRO pull asks the same for every service location that does not
+show oanm's current state (the reconciliation). Its OUTBOX handler
 (`integrations.vetro.push_address`, ordering key `address:<id>`, so one address's pushes go
 out one after another, in order) sends the address's CURRENT state at delivery (installation
 status, service status, service type; `mapping.commercial_properties`) with
@@ -11,12 +13,13 @@ status, service status, service type; `mapping.commercial_properties`) with
 nothing: the later one carries the state then). A push that fails (VETRO down, token
 refused) raises, and the outbox retries it with back-off until it succeeds: nothing is
 lost, and as every push carries the state of its delivery time, a late or repeated one
-never writes an old state.
+never writes an old state. What was sent is kept in `SyncState.pushed` (the conflict log's
+base: a later different value in VETRO was changed there).
 
-"Within seconds": `common.events.publish` queues the Celery outbox drain on commit of the
-transaction that asked for the push (`transaction.on_commit` → `outbox_drain_task`), so a
-running worker delivers it at once; the beat sweep (every minute) catches any drain the
-broker missed.
+"Within seconds": `common.events.publish_many` (like `publish`) queues the Celery outbox
+drain on commit of the transaction that asked for the push (`transaction.on_commit` →
+`outbox_drain_task`), so a running worker delivers it at once; the beat sweep (every
+minute) catches any drain the broker missed.
 """
 
 from __future__ import annotations
