@@ -138,6 +138,40 @@ def publish(topic: str, payload: Any) -> Event:
     return event
 
 
+def publish_many(topic: str, payloads: list[Any]) -> list[Event]:
+    """`publish` for many events of one topic at once (one per address of a bulk change,
+    say): two INSERTs whatever their number; handlers see them as if published one by one,
+    and outbox rows keep the order of `payloads` (so per-key ordering holds)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            f"publish_many({topic!r}) outside a transaction: call it inside the service's "
+            "transaction.atomic() so the events commit or roll back with the change"
+        )
+    rows = DomainEvent.objects.bulk_create(
+        [DomainEvent(topic=topic, payload=_as_json(payload)) for payload in payloads]
+    )
+    events = [
+        Event(id=row.id, topic=row.topic, payload=row.payload, occurred_at=row.occurred_at)
+        for row in rows
+    ]
+    for event in events:
+        for handler in handlers_for(topic, IN_TRANSACTION):
+            handler.func(event)
+    outbox = [
+        OutboxMessage(
+            event=row,
+            handler=handler.name,
+            ordering_key=handler.ordering_key(event) if handler.ordering_key else "",
+        )
+        for row, event in zip(rows, events, strict=True)
+        for handler in handlers_for(topic, OUTBOX)
+    ]
+    if outbox:
+        OutboxMessage.objects.bulk_create(outbox)
+        transaction.on_commit(_schedule_drain)
+    return events
+
+
 def _schedule_drain() -> None:
     # Imported here: the task module needs the Celery app, which needs settings.
     from common.tasks import outbox_drain_task
