@@ -280,6 +280,21 @@ IQGEO_EXTRA_PROPERTIES = [
     name.strip() for name in env("IQGEO_EXTRA_PROPERTIES", "").split(",") if name.strip()
 ]
 IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
+# Write-back of each address's commercial state to its IQGeo feature, through the outbox
+# (docs/iqgeo.md "Write-back"; on whenever USE_IQGEO is). The IQGeo property each oanm field
+# is written to, as "field=property,…" over the defaults of integrations.iqgeo.writeback
+# (status, ordered_at, isp, service_name, connected_at, activated_at; "field=" leaves one out).
+IQGEO_WRITEBACK = env_bool("IQGEO_WRITEBACK", True)
+IQGEO_WRITEBACK_PROPERTIES = {
+    field.strip(): name.strip()
+    for field, _, name in (
+        pair.partition("=") for pair in env("IQGEO_WRITEBACK_PROPERTIES", "").split(",")
+    )
+    if field.strip()
+}
+# The IQGeo address properties holding its circuit: a reference ("circuit/17") and a name.
+IQGEO_CIRCUIT_PROPERTY = env("IQGEO_CIRCUIT_PROPERTY", "circuit")
+IQGEO_CIRCUIT_NAME_PROPERTY = env("IQGEO_CIRCUIT_NAME_PROPERTY", "circuitName")
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them
