@@ -7,5 +7,6 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
+        from integrations.iqgeo import writeback  # noqa: F401  (registers the write-back)
         from integrations.provisioning import handlers  # noqa: F401  (registers the handlers)
         from integrations.sync import tasks  # noqa: F401  (registers the change-log pruning)
