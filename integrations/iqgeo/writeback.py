@@ -24,7 +24,7 @@ IQGeo is updated through the outbox (docs/iqgeo.md, "Write-back"):
    retried: sending it again cannot succeed.
 
 Nothing is sent when `USE_IQGEO` or `IQGEO_WRITEBACK` is off, or the address has no IQGeo
-reference.
+reference or is retired (its feature is gone).
 """
 
 from __future__ import annotations
@@ -262,17 +262,21 @@ def _client() -> IQGeoClient:
 
 def iqgeo_address_push(*, address_id: int) -> str:
     """Send the address's current commercial state to its IQGeo feature, if it changed
-    since the last push. Returns what happened: "sent", "unchanged", "refused", "off" or
-    "no reference". Raises IQGeoError when IQGeo could not be reached (retry later)."""
+    since the last push. Returns what happened: "sent", "unchanged", "refused", "off",
+    "retired" or "no reference". Raises IQGeoError when IQGeo could not be reached (the
+    outbox retries later)."""
     if not writeback_enabled():
         return "off"
     reference = (
         ExternalReference.objects.filter(system=SYSTEM, address_id=address_id)
-        .values_list("external_id", flat=True)
+        .values_list("external_id", "address__retired_at")
         .first()
     )
     if reference is None:
         return "no reference"
+    reference, retired_at = reference
+    if retired_at is not None:
+        return "retired"  # its feature is gone from IQGeo: nothing to update
     names = writeback_properties()
     state = {name: value for name, value in commercial_state(address_id).items() if name in names}
     with transaction.atomic():

@@ -16,11 +16,17 @@ from common.models import OutboxMessage, OutboxStatus
 from common.outbox import outbox_drain
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
-from gis_core.services import address_connect, address_start_deployment, addresses_move
+from gis_core.services import (
+    address_connect,
+    address_start_deployment,
+    addresses_move,
+    addresses_retire,
+)
 from integrations.iqgeo.importer import sync_iqgeo
 from integrations.iqgeo.mapping import circuit, map_features
-from integrations.iqgeo.writeback import HANDLER, iqgeo_address_push
+from integrations.iqgeo.writeback import DEFAULT_PROPERTIES, HANDLER, iqgeo_address_push
 from integrations.models import SyncState
+from integrations.safety import OANM, owner
 from tests.gis_core.factories import AddressFactory
 from tests.integrations.iqgeo_fixtures import (
     iqgeo_server,  # noqa: F401  (the fixture "iqgeo")
@@ -303,6 +309,23 @@ def test_no_write_back_with_iqgeo_off(town, offering, settings):
     assert outbox_drain().delivered == 1
     assert _updates(settings) == []
     assert iqgeo_address_push(address_id=_address(2).pk) == "off"
+
+
+def test_no_write_back_for_a_retired_address(town, offering, settings):
+    service = _activate(_address(3), offering)
+    outbox_drain()
+    addresses_retire(address_ids=[_address(3).pk], reason="gone from IQGeo")
+    service_deactivate(service=service)
+
+    assert outbox_drain().delivered == 1
+    assert len(_updates(settings)) == 1  # the activation only
+    assert iqgeo_address_push(address_id=_address(3).pk) == "retired"
+
+
+def test_only_oanm_owned_fields_are_written_back():
+    assert {name: owner(name) for name in DEFAULT_PROPERTIES} == dict.fromkeys(
+        DEFAULT_PROPERTIES, OANM
+    )
 
 
 def test_the_property_names_are_configurable(town, offering, settings):
