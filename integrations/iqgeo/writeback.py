@@ -37,6 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from common.events import IN_TRANSACTION, OUTBOX, Event, publish_many, subscribe
@@ -150,6 +151,34 @@ def iqgeo_writeback_request(*, address_ids: Iterable[int], cause: str) -> int:
     ]
     publish_many(WRITEBACK_REQUESTED, queued)
     return len(queued)
+
+
+@transaction.atomic
+def iqgeo_writeback_request_all(*, cause: str = "reconcile") -> int:
+    """Queue a write-back of every IQGeo address with something to say: any address past
+    `planned` (or with a live order), and any pushed to before (its state may have gone back).
+    The push skips those whose state equals what was last pushed, so running it again sends
+    nothing new. For after a pause of IQGEO_WRITEBACK, a refusal fixed in IQGeo, or a new
+    property. Returns how many requests were queued."""
+    if not writeback_enabled():
+        return 0
+    pushed_before = SyncState.objects.filter(
+        system=SYSTEM, pushed_at__isnull=False, external_id=OuterRef("external_id")
+    )
+    address_ids = (
+        ExternalReference.objects.filter(system=SYSTEM, address__retired_at__isnull=True)
+        .filter(
+            ~Q(address__status=AddressStatus.PLANNED)
+            | Exists(
+                Order.objects.filter(
+                    address_id=OuterRef("address_id"), status__in=LIVE_ORDER_STATUSES
+                )
+            )
+            | Exists(pushed_before)
+        )
+        .values_list("address_id", flat=True)
+    )
+    return iqgeo_writeback_request(address_ids=list(address_ids), cause=cause)
 
 
 @subscribe(ADDRESS_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.iqgeo.address_changed")

@@ -6,10 +6,12 @@ them: the recorded payloads and the import from the simulator."""
 
 import logging
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from common.models import OutboxMessage, OutboxStatus
@@ -320,6 +322,31 @@ def test_no_write_back_for_a_retired_address(town, offering, settings):
     assert outbox_drain().delivered == 1
     assert len(_updates(settings)) == 1  # the activation only
     assert iqgeo_address_push(address_id=_address(3).pk) == "retired"
+
+
+def test_the_command_reconciles_what_happened_while_write_back_was_off(town, offering, settings):
+    order_place(address=_address(1), isp=offering.isp, offering=offering)
+    outbox_drain()
+    settings.IQGEO_WRITEBACK = False  # paused: these changes are not queued
+    _activate(_address(2), offering)
+    order_cancel(order=_address(1).orders.get())
+    assert outbox_drain().delivered == 0
+    settings.IQGEO_WRITEBACK = True
+
+    out = StringIO()
+    call_command("iqgeo_writeback", stdout=out)
+
+    assert "Queued 2 write-backs" in out.getvalue()  # the planned ones never pushed: not asked
+    assert outbox_drain().delivered == 2
+    latest = {u["feature_id"]: u["properties"]["connectionStatus"] for u in _updates(settings)}
+    assert latest == {1: "planned", 2: "activated"}
+    call_command("iqgeo_writeback", stdout=StringIO())
+    outbox_drain()
+    assert len(_updates(settings)) == 3  # again: nothing new to send
+
+    settings.USE_IQGEO = False
+    with pytest.raises(CommandError, match="write-back is off"):
+        call_command("iqgeo_writeback", stdout=StringIO())
 
 
 def test_only_oanm_owned_fields_are_written_back():
