@@ -292,6 +292,9 @@ IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
 # is written to, as "field=property,…" over the defaults of integrations.iqgeo.writeback
 # (status, ordered_at, isp, service_name, connected_at, activated_at; "field=" leaves one out).
 IQGEO_WRITEBACK = env_bool("IQGEO_WRITEBACK", True)
+# After a write-back found IQGeo unavailable, the others fail at once (retried by the outbox)
+# for this long, so an outage does not hold up the outbox drain.
+IQGEO_OUTAGE_PAUSE_SECONDS = float(env("IQGEO_OUTAGE_PAUSE_SECONDS", "30"))
 IQGEO_WRITEBACK_PROPERTIES = {
     field.strip(): name.strip()
     for field, _, name in (
