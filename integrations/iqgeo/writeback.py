@@ -19,7 +19,9 @@ IQGeo is updated through the outbox (docs/iqgeo.md, "Write-back"):
    `PUT /feature/{type}/{id}`). A state equal to what was last pushed is not sent again.
    What was pushed is kept in `SyncState.pushed` (system "iqgeo", the feature id).
 3. IQGeo down (5xx, timeouts, broken answers, an expired session) → the client retries, then
-   the handler raises and the outbox retries with back-off until it is delivered. A refusal
+   the handler raises and the outbox retries with back-off until it is delivered. For
+   IQGEO_OUTAGE_PAUSE_SECONDS after that, other pushes fail at once without asking IQGeo,
+   so an outage does not hold the outbox drain (and the other systems' messages) up. A refusal
    (another 4xx: unknown feature, a property IQGeo rejects) is logged as an error and not
    retried: sending it again cannot succeed.
 
@@ -30,6 +32,7 @@ reference or is retired (its feature is gone).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +48,7 @@ from common.models import OutboxMessage, OutboxStatus
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, AddressStatusChange, ExternalReference
-from integrations.iqgeo.client import IQGeoClient, IQGeoRefused
+from integrations.iqgeo.client import IQGeoClient, IQGeoRefused, IQGeoUnavailable
 from integrations.models import SyncState
 from wholesale.events import (
     ORDER_STATUS_CHANGED,
@@ -272,6 +275,8 @@ def commercial_state(address_id: int) -> dict[str, Any]:
 
 
 _clients: dict[tuple, IQGeoClient] = {}
+# Client → when a push last found IQGeo unavailable (time.monotonic()); cleared by a success.
+_outages: dict[int, float] = {}
 
 
 def _client() -> IQGeoClient:
@@ -315,8 +320,13 @@ def iqgeo_address_push(*, address_id: int) -> str:
         if record.pushed_at is not None and record.pushed == state:
             return "unchanged"
         properties = {names[field]: value for field, value in state.items()}
+        client = _client()
+        _check_outage(client)
         try:
-            _client().patch_feature(reference, properties)
+            client.patch_feature(reference, properties)
+        except IQGeoUnavailable:
+            _outages[id(client)] = time.monotonic()
+            raise
         except IQGeoRefused as refused:
             logger.error(
                 "IQGeo refused the write-back of address %s (feature %s, HTTP %s): %s;"
@@ -328,6 +338,26 @@ def iqgeo_address_push(*, address_id: int) -> str:
                 refused,
             )
             return "refused"
+        _outages.pop(id(client), None)
         record.pushed, record.pushed_at = state, timezone.now()
         record.save(update_fields=["pushed", "pushed_at"])
     return "sent"
+
+
+def _check_outage(client: IQGeoClient) -> None:
+    """Fail at once while IQGeo was found down less than IQGEO_OUTAGE_PAUSE_SECONDS ago.
+
+    A push to a server that is down spends the client's every retry (timeouts, back-off);
+    without this pause one outage would hold the outbox drain — webhooks and provisioning
+    too — for that long per waiting address. The message is retried by the outbox all the
+    same; the first push after the pause probes IQGeo again.
+    """
+    since = _outages.get(id(client))
+    if since is None:
+        return
+    pause = float(getattr(settings, "IQGEO_OUTAGE_PAUSE_SECONDS", 30))
+    waited = time.monotonic() - since
+    if waited < pause:
+        raise IQGeoUnavailable(
+            f"IQGeo was unavailable {waited:.0f} s ago: not asked again before {pause:g} s"
+        )

@@ -43,9 +43,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def town(iqgeo):
+def town(iqgeo, settings):
     """Six IQGeo address features imported into oanm (the feature ids are 1…6)."""
     simulator = iqgeo(town_seed(6))
+    settings.IQGEO_OUTAGE_PAUSE_SECONDS = 0  # a rewound message may ask IQGeo again at once
     run = sync_iqgeo(full=True)
     assert run.created == 6
     return simulator
@@ -237,6 +238,28 @@ def test_iqgeo_down_past_the_client_retries_is_retried_by_the_outbox(town, offer
     assert outbox_drain().delivered == 1
     assert [u["feature_id"] for u in _updates(settings)] == [5]  # once, nothing lost
     assert SyncState.objects.get(external_id="5").pushed["status"] == "awaiting_deployment"
+
+
+def test_while_iqgeo_is_down_other_addresses_do_not_wait_for_its_timeouts(town, offering, settings):
+    settings.IQGEO_OUTAGE_PAUSE_SECONDS = 600
+    town.fail("timeout", 100)
+    for n in (1, 2, 3):
+        order_place(address=_address(n), isp=offering.isp, offering=offering)
+    town.log.clear()
+
+    report = outbox_drain()
+
+    assert report.failed == 3
+    errors = list(_messages().values_list("last_error", flat=True))
+    assert "failed 4 times" in errors[0]  # the first one found IQGeo down …
+    assert all("not asked again before 600 s" in error for error in errors[1:])  # … at once
+    assert len(town.log) == 4  # the first push's four tries; the others asked nothing
+
+    town.clear_failures()
+    settings.IQGEO_OUTAGE_PAUSE_SECONDS = 0  # the pause is over
+    _rewind()
+    assert outbox_drain().delivered == 3
+    assert sorted(u["feature_id"] for u in _updates(settings)) == [1, 2, 3]
 
 
 def test_a_late_retry_sends_the_current_state_not_the_one_it_was_queued_for(
