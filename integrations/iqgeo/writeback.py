@@ -331,7 +331,8 @@ def iqgeo_address_push(*, address_id: int) -> str:
             logger.error(
                 "IQGeo refused the write-back of address %s (feature %s, HTTP %s): %s;"
                 " not retried: fix the feature or the property names"
-                " (IQGEO_WRITEBACK_PROPERTIES) and the next change sends it again",
+                " (IQGEO_WRITEBACK_PROPERTIES); the address's next change or"
+                " manage.py iqgeo_writeback sends it again",
                 address_id,
                 reference,
                 refused.status,
