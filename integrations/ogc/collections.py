@@ -75,6 +75,7 @@ ADDRESSES = Collection(
         ("units", "t.units"),
         ("status", "t.status"),
         ("status_changed_at", "t.status_changed_at"),
+        ("retired_at", "t.retired_at"),
         ("area_code", "ar.code"),
         ("area_name", "ar.name"),
         ("area_phase", "ar.phase"),

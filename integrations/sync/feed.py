@@ -169,6 +169,7 @@ def address_feature(address: Address) -> dict:
             "units": address.units,
             "status": address.status,
             "status_changed_at": address.status_changed_at,
+            "retired_at": address.retired_at,
             "area_id": address.area_id,
             "attributes": address.attributes,
             "external_refs": {r.system: r.external_id for r in address.external_refs.all()},

@@ -456,3 +456,31 @@ def test_a_second_concurrent_run_is_refused_and_the_first_finishes(iqgeo):
     run = outcome["run"]
     assert run.status == "succeeded" and run.created == 30 and run.resumed == 0
     assert Address.objects.count() == 30 and SyncRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_change_feed_tells_retired_and_its_upsert_reinstates(client, planner):
+    from integrations.sync.feed import _addresses
+    from integrations.sync.services import address_upsert_by_reference
+
+    address = _address(0, external_refs={"vetro": "sl-1"})
+    addresses_retire(address_ids=[address.pk], reason="gone from vetro")
+    address.refresh_from_db()
+    assert _addresses({address.pk})[address.pk]["properties"]["retired_at"] is not None
+    client.force_login(planner)
+    items = client.get("/ogc/collections/addresses/items", {"f": "json"}).json()
+    assert items["features"][0]["properties"]["retired_at"] is not None
+
+    result = address_upsert_by_reference(
+        system="vetro",
+        external_id="sl-1",
+        geometry={"type": "Point", "coordinates": list(address.location.coords)},
+        street=address.street,
+        house_number=address.house_number,
+        postcode=address.postcode,
+        city=address.city,
+        country=address.country,
+    )
+
+    assert result.changed and not result.created and result.address.retired_at is None
+    assert Address.objects.get(pk=address.pk).retired_at is None
