@@ -160,13 +160,13 @@ def test_features_retire_missing_takes_a_list_a_queryset_or_a_table():
 
 
 @pytest.mark.django_db
-def test_features_retire_missing_handles_a_large_seen_set_in_one_statement(
+def test_features_retire_missing_handles_a_large_seen_set_in_a_few_statements(
     django_assert_max_num_queries,
 ):
     _address(0, external_refs={"iqgeo": "kept"})
     gone = _address(1, external_refs={"iqgeo": "gone"})
     seen = ["kept", *(f"f{n}" for n in range(100_000))]
-    with django_assert_max_num_queries(10):  # a constant: not one per id
+    with django_assert_max_num_queries(15):  # a constant: not one per id
         assert features_retire_missing(system="iqgeo", seen=seen) == 1
     assert Address.objects.get(pk=gone.pk).retired_at is not None
 
