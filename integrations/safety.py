@@ -6,7 +6,8 @@ time, who owns which field, the conflict log, and retiring what disappeared.
   never queued and never run twice. A killed process loses its connection and with it the
   lock, so nothing is left to clean up.
 - `OWNERSHIP`: the remote (the GIS of record) owns the address fields, the location and the
-  circuit; oanm owns the commercial state (status, ISP, service, dates). An import writes
+  circuit; oanm owns the commercial state (status, ISP, service, dates) and what planners
+  set (premises type, units). An import writes
   only the remote's fields; a write-back sends only oanm's.
 - `SyncState` (per system and external id) keeps the values last pulled and last pushed; a
   side changed a field when its value differs from the last synced one. When both changed
@@ -49,8 +50,6 @@ OWNERSHIP: dict[str, str] = {
             "city",
             "country",
             "location",
-            "premises_type",
-            "units",
             "circuit_ref",
             "circuit_name",
         )
@@ -59,6 +58,9 @@ OWNERSHIP: dict[str, str] = {
         name: OANM
         for name in (
             "status",
+            # what planners set (an MDU's homes); the IQGeo mapping leaves them to oanm
+            "premises_type",
+            "units",
             "isp",
             "service",
             "service_name",

@@ -221,7 +221,8 @@ def test_conflicts_are_recorded_in_bulk_and_resolved(admin_user):
         SyncConflict.objects.get(field="status"),
     )
     assert (street.winner, status.winner, status.remote_value) == ("remote", "oanm", "")
-    assert owner("street") == owner("location") == "remote" and owner("status") == "oanm"
+    assert owner("street") == owner("location") == owner("circuit_ref") == "remote"
+    assert owner("status") == owner("units") == "oanm"
     conflict_resolve(conflict=street, actor=admin_user, note="checked with the planner")
     street.refresh_from_db()
     assert street.resolved_by == admin_user and street.resolved_at is not None
