@@ -136,6 +136,37 @@ def address_update(*, address: Address, **changes: Any) -> Address:
     return address
 
 
+@transaction.atomic
+def external_references_adopt(*, system: str, by_system: str, pairs: list[tuple[str, str]]) -> int:
+    """Give existing addresses their id in `system`, found through an id they already have.
+
+    `pairs` are (id in `system`, id in `by_system`): e.g. an IQGeo feature that carries the
+    OSM id of the address it was made from. An address that already has a `system` id, and
+    a `system` id already taken, are left alone, so adopting twice changes nothing. One
+    INSERT … SELECT whatever the number of pairs; returns the references made. Used when a
+    GIS of record is connected to an oanm that already holds its addresses, so its first sync
+    updates them instead of creating duplicates.
+    """
+    if not pairs:
+        return 0
+    new_ids, old_ids = zip(*pairs, strict=True)
+    table = ExternalReference._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (address_id, system, external_id)
+            SELECT DISTINCT ON (known.address_id) known.address_id, %s, pair.new_id
+              FROM unnest(%s::text[], %s::text[]) AS pair(new_id, old_id)
+              JOIN {table} AS known ON known.system = %s AND known.external_id = pair.old_id
+             WHERE pair.new_id <> ''
+             ORDER BY known.address_id, pair.new_id
+            ON CONFLICT DO NOTHING
+            """,
+            [system, list(new_ids), list(old_ids), by_system],
+        )
+        return cursor.rowcount
+
+
 def _transition(*, address: Address, to: str, actor: User | None, reason: str) -> Address:
     """The one place an address's status is assigned: lock, check, set, history, event."""
     address = Address.objects.select_for_update().get(pk=address.pk)

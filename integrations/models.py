@@ -5,9 +5,9 @@ from django.conf import settings
 from django.db import models
 
 from integrations.iqgeo.models import SyncRun
-from integrations.sync.models import Change
+from integrations.sync.models import Change, ChangePrune
 
-__all__ = ["Change", "SyncConflict", "SyncRun", "SyncSeen", "SyncState"]
+__all__ = ["Change", "ChangePrune", "SyncConflict", "SyncRun", "SyncSeen", "SyncState"]
 
 
 class SyncConflict(models.Model):

@@ -470,7 +470,7 @@ def test_the_change_feed_tells_retired_and_its_upsert_reinstates(client, planner
     assert _addresses({address.pk})[address.pk]["properties"]["retired_at"] is not None
     client.force_login(planner)
     items = client.get("/ogc/collections/addresses/items", {"f": "json"}).json()
-    assert items["features"][0]["properties"]["retired_at"] is not None
+    assert items["features"] == []  # the OGC collection leaves retired addresses out
 
     result = address_upsert_by_reference(
         system="vetro",
