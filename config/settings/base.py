@@ -228,6 +228,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.billing_daily_run_task",
         "schedule": crontab(hour=int(env("BILLING_RUN_HOUR", "2")), minute=5),
     },
+    # IQGeo's incremental pull (does nothing while USE_IQGEO is off; see IQGEO_SYNC_MINUTES)
+    "iqgeo-sync-incremental": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": 60.0 * int(env("IQGEO_SYNC_MINUTES", "15")),
+        "args": ("iqgeo",),
+        "kwargs": {"full": False},
+    },
 }
 
 # --- oanm -------------------------------------------------------------------
@@ -280,6 +287,8 @@ IQGEO_EXTRA_PROPERTIES = [
     name.strip() for name in env("IQGEO_EXTRA_PROPERTIES", "").split(",") if name.strip()
 ]
 IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
+# Minutes between the beat's incremental IQGeo pulls (beat: "iqgeo-sync-incremental").
+IQGEO_SYNC_MINUTES = int(env("IQGEO_SYNC_MINUTES", "15"))
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them
