@@ -1,0 +1,252 @@
+"""The operators' integrations pages (/integrations/): who gets in, what a real run against
+the IQGeo simulator shows (overview, progress, runs, rejections), starting a run, the
+write-back backlog, and bad input answered without a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings as django_settings
+
+from accounts.roles import OrganisationKind, Role
+from accounts.services import organisation_create, user_create
+from common.models import DomainEvent, OutboxMessage, OutboxStatus
+from integrations.iqgeo.importer import sync_iqgeo
+from integrations.iqgeo.models import SyncRun
+from integrations.runs import sync_run
+from integrations.tasks import sync_run_task
+from tests.integrations.iqgeo_fixtures import (
+    iqgeo_server,  # noqa: F401  (the fixture "iqgeo")
+    town_seed,
+)
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/integrations/", "/integrations/runs/", "/integrations/iqgeo/status/"]
+
+
+@pytest.fixture
+def run(iqgeo):
+    """A real full run from the simulator: 25 features of the demo town and one without a
+    street (rejected with its reason)."""
+    simulator = iqgeo(town_seed(25))
+    simulator.add({"type": "Point", "coordinates": [13.35, 52.55]}, {"streetNr": "7"})
+    return sync_iqgeo(full=True)
+
+
+@pytest.fixture
+def operator_client(client, planner):
+    client.force_login(planner)
+    return client
+
+
+def _refused_users(owner) -> dict[str, object]:
+    isp = organisation_create(name="Fiber ISP", kind=OrganisationKind.ISP)
+    contractor = organisation_create(name="Digging Co", kind=OrganisationKind.CONTRACTOR)
+    return {
+        "finance": user_create(username="fin", organisation=owner, role=Role.FINANCE),
+        "dispatcher": user_create(username="disp", organisation=owner, role=Role.DISPATCHER),
+        "technician": user_create(username="tech", organisation=owner, role=Role.TECHNICIAN),
+        "isp user": user_create(username="isp", organisation=isp, role=Role.ISP_USER),
+        "contractor": user_create(
+            username="dig", organisation=contractor, role=Role.CONTRACTOR_TECHNICIAN
+        ),
+    }
+
+
+def test_only_operator_admins_and_planners_get_in(client, owner, planner, run):
+    pages = [*PAGES, f"/integrations/runs/{run.pk}/"]
+    for name, user in _refused_users(owner).items():
+        client.force_login(user)
+        for path in pages:
+            assert client.get(path).status_code == 403, (name, path)
+        response = client.post("/integrations/iqgeo/sync/", {"full": "1"})
+        assert response.status_code == 403, name
+    client.logout()
+    for path in [*pages, "/integrations/iqgeo/sync/"]:
+        response = client.get(path) if not path.endswith("sync/") else client.post(path)
+        assert response.status_code == 302 and "/login/" in response["Location"], path
+    assert SyncRun.objects.count() == 1  # nobody refused started anything
+
+    admin = user_create(username="boss", organisation=owner, role=Role.OPERATOR_ADMIN)
+    for user in (planner, admin):
+        client.force_login(user)
+        for path in pages:
+            assert client.get(path).status_code == 200, (user.role, path)
+
+
+def test_the_navigation_links_the_page_for_operators_only(client, owner, planner):
+    client.force_login(planner)
+    link = '<a href="/integrations/" aria-current="page">Integrations</a>'
+    assert link in client.get("/integrations/").content.decode()
+    finance = user_create(username="fin", organisation=owner, role=Role.FINANCE)
+    client.force_login(finance)
+    assert 'href="/integrations/"' not in client.get("/billing/").content.decode()
+
+
+def test_the_overview_shows_the_last_run_with_its_counts(operator_client, run):
+    assert (run.status, run.fetched, run.created, run.rejected) == ("succeeded", 26, 25, 1)
+
+    page = operator_client.get("/integrations/")
+
+    html = page.content.decode()
+    card = html[html.index('id="system-iqgeo"') : html.index('id="system-vetro"')]
+    assert 'data-enabled="yes"' in card and django_settings.IQGEO_BASE_URL in card
+    assert f'data-run="{run.pk}" data-status="succeeded"' in card
+    assert f'<a href="/integrations/runs/{run.pk}/">Run {run.pk}</a>' in card
+    assert '<dd data-count="created">25</dd>' in card
+    assert '<dd data-count="rejected">1</dd>' in card
+    assert "fetched 26 of 26" in card
+    assert 'id="chart-iqgeo"' in card  # the recent runs' chart
+    assert "Nothing waiting" in card  # no write-back backlog
+    assert page.context["charts"]["iqgeo"][0]["created"] == 25
+    assert '<section class="card system-card" id="system-vetro"' in html
+    vetro = html[html.index('id="system-vetro"') :]
+    assert 'data-enabled="no"' in vetro and "Not syncing:" in vetro
+    assert 'href="/ogc/"' in html and "/api/sync/changes" in html
+
+
+def test_the_runs_list_and_a_run_with_its_rejection_and_reason(operator_client, run):
+    listing = operator_client.get("/integrations/runs/?system=iqgeo")
+    assert f'<tr data-run="{run.pk}">' in listing.content.decode()
+
+    detail = operator_client.get(f"/integrations/runs/{run.pk}/").content.decode()
+
+    assert "missing street (streetName)" in detail
+    assert "Rejected features (1)" in detail
+    assert '<dd data-count="unchanged">0</dd>' in detail
+
+
+def test_the_runs_list_pages_and_filters(operator_client, iqgeo):
+    iqgeo(town_seed(3))
+    for _ in range(27):
+        sync_iqgeo(full=True)
+
+    first = operator_client.get("/integrations/runs/").content.decode()
+    second = operator_client.get("/integrations/runs/?page=2").content.decode()
+
+    assert first.count("<tr data-run=") == 25 and second.count("<tr data-run=") == 2
+    assert "1 / 2" in first and 'rel="next"' in first
+    empty = operator_client.get("/integrations/runs/?system=vetro").content.decode()
+    assert "No sync run yet." in empty
+
+
+def test_the_status_endpoint_follows_a_running_run_page_by_page(operator_client, iqgeo):
+    iqgeo(town_seed(25))  # pages of 10
+    seen = []
+
+    def progress(fetched: int, total: int) -> None:
+        seen.append(operator_client.get("/integrations/iqgeo/status/").json())
+
+    run = sync_iqgeo(full=True, progress=progress)
+
+    assert [(s["state"], s["run"]["fetched"], s["run"]["total"]) for s in seen] == [
+        ("running", 10, 25),
+        ("running", 20, 25),
+        ("running", 25, 25),
+    ]
+    assert seen[0]["run"]["percent"] == 40 and seen[0]["run"]["id"] == run.pk
+    done = operator_client.get("/integrations/iqgeo/status/").json()
+    assert done["state"] == "finished" and done["run"]["created"] == 25
+
+
+def test_sync_now_starts_the_task_after_commit_and_its_run_is_shown(
+    operator_client, iqgeo, django_capture_on_commit_callbacks
+):
+    iqgeo(town_seed(12))
+    before = operator_client.get("/integrations/iqgeo/status/").json()
+    assert before == {"system": "iqgeo", "state": "waiting", "run": None}
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = operator_client.post("/integrations/iqgeo/sync/", {"full": "0"})
+
+    assert response.status_code == 302 and len(callbacks) == 1
+    location = response["Location"]
+    assert location.startswith("/integrations/?watch=iqgeo&since=")
+    watching = operator_client.get(location)
+    assert "An incremental sync with IQGeo has started." in watching.content.decode()
+    since = watching.context["cards"][0]["since"]
+    assert watching.context["cards"][0]["watch"] and since
+    waiting = operator_client.get("/integrations/iqgeo/status/", {"since": since}).json()
+    assert waiting["state"] == "waiting"
+
+    # what the worker does with the queued task (the task, called in this process)
+    run_id = sync_run_task("iqgeo", False)
+
+    status = operator_client.get("/integrations/iqgeo/status/", {"since": since}).json()
+    assert status["state"] == "finished" and status["run"]["id"] == run_id
+    assert (status["run"]["mode"], status["run"]["created"]) == ("full", 12)  # no cursor yet
+    again = sync_run_task("iqgeo", True)
+    assert SyncRun.objects.get(pk=again).mode == "full"
+
+
+def test_a_system_switched_off_is_explained_and_not_started(
+    operator_client, settings, django_capture_on_commit_callbacks
+):
+    settings.USE_IQGEO = False
+    settings.IQGEO_BASE_URL = "http://127.0.0.1:9"
+
+    page = operator_client.get("/integrations/").content.decode()
+    assert "Not syncing: USE_IQGEO is off." in page
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = operator_client.post("/integrations/iqgeo/sync/", {"full": "1"}, follow=True)
+        vetro = operator_client.post("/integrations/vetro/sync/", follow=True)
+
+    assert callbacks == []
+    assert "IQGeo cannot be synced: USE_IQGEO is off" in response.content.decode()
+    assert "VETRO FiberMap cannot be synced" in vetro.content.decode()
+    assert sync_run(system="iqgeo") is None and sync_run_task("iqgeo", False) is None
+    assert SyncRun.objects.count() == 0
+
+
+def test_the_write_back_backlog_shows_what_waits_for_the_system(operator_client):
+    event = DomainEvent.objects.create(topic="service.activated", payload={"service_id": 1})
+    OutboxMessage.objects.create(
+        event=event,
+        handler="integrations.iqgeo.writeback",
+        attempts=3,
+        last_error="IQGeo unavailable: 503 Service Unavailable",
+    )
+    second = DomainEvent.objects.create(topic="service.deactivated", payload={"service_id": 1})
+    OutboxMessage.objects.create(
+        event=second, handler="integrations.iqgeo.writeback", status=OutboxStatus.DEAD
+    )
+    OutboxMessage.objects.create(
+        event=second, handler="integrations.provisioning.provision_ont", attempts=9
+    )
+
+    html = operator_client.get("/integrations/").content.decode()
+
+    card = html[html.index('id="system-iqgeo"') : html.index('id="system-vetro"')]
+    assert 'data-pending="1" data-dead="1"' in card
+    assert "after 3 attempts): IQGeo unavailable: 503 Service Unavailable" in card
+    vetro = html[html.index('id="system-vetro"') :]
+    assert 'data-pending="0" data-dead="0"' in vetro
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("post", "/integrations/nowhere/sync/", 404),
+        ("get", "/integrations/nowhere/status/", 404),
+        ("get", "/integrations/iqgeo/status/?since=yesterday", 400),
+        ("get", "/integrations/iqgeo/status/?since=2026-12-06T10:00:00", 400),
+        ("get", "/integrations/runs/999999/", 404),
+        ("get", "/integrations/runs/?page=x", 200),
+        ("get", "/integrations/runs/?system=nowhere", 200),
+        ("get", "/integrations/?watch=iqgeo&since=nonsense", 200),
+        ("get", "/integrations/iqgeo/sync/", 405),
+        ("post", "/integrations/", 405),
+    ],
+)
+def test_bad_input_gets_a_clear_answer_never_a_500(operator_client, method, path, status):
+    response = getattr(operator_client, method)(path)
+    assert response.status_code == status
+    if path.startswith("/integrations/iqgeo/status/"):
+        assert response.json()["field"] == "since"
+
+
+def test_the_beat_pulls_iqgeo_incrementally_on_the_configured_interval():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["iqgeo-sync-incremental"]
+    assert entry["task"] == sync_run_task.name == "integrations.tasks.sync_run_task"
+    assert entry["args"] == ("iqgeo",) and entry["kwargs"] == {"full": False}
+    assert entry["schedule"] == 60.0 * django_settings.IQGEO_SYNC_MINUTES
