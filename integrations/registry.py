@@ -9,6 +9,7 @@ returns the `SyncRun` it recorded.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ class SyncSystem:
     enabled_setting: str  # the USE_… switch
     base_url_setting: str
     docs: str  # the page of docs/ that explains it
-    schedule: str  # how the beat runs it, for the page
+    schedule: str  # how the beat runs it, for the page ({SETTING} is filled in)
 
     @property
     def outbox_prefix(self) -> str:
@@ -35,6 +36,13 @@ class SyncSystem:
     @property
     def base_url(self) -> str:
         return str(getattr(settings, self.base_url_setting, "") or "")
+
+    @property
+    def schedule_text(self) -> str:
+        """The schedule with the settings it names filled in."""
+        return re.sub(
+            r"\{([A-Z_]+)\}", lambda m: str(getattr(settings, m.group(1), "?")), self.schedule
+        )
 
     @property
     def switched_on(self) -> bool:
@@ -72,7 +80,7 @@ SYSTEMS: dict[str, SyncSystem] = {
             enabled_setting="USE_IQGEO",
             base_url_setting="IQGEO_BASE_URL",
             docs="docs/iqgeo.md",
-            schedule="incremental pull every IQGEO_SYNC_MINUTES minutes",
+            schedule="an incremental pull every {IQGEO_SYNC_MINUTES} minutes (beat)",
         ),
         SyncSystem(
             key="vetro",

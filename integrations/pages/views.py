@@ -81,8 +81,14 @@ def sync_start(request, system: str):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("integrations:overview")
-    what = "A full reconciliation" if full else "An incremental sync"
-    messages.success(request, f"{what} with {target.label} has started.")
+    if full:
+        messages.success(request, f"A full reconciliation with {target.label} has started.")
+    else:
+        messages.success(
+            request,
+            f"A sync with {target.label} has started: what changed since the last good run"
+            " (everything, the first time).",
+        )
     query = urlencode({"watch": system, "since": requested_at.isoformat()})
     return redirect(f"{reverse('integrations:overview')}?{query}#system-{system}")
 

@@ -63,9 +63,9 @@
         data: {
           labels: runs.map((run) => `${run.id} · ${run.label}`),
           datasets: [
-            { label: "created", data: runs.map((run) => run.created), backgroundColor: "#2f855a", stack: "counts" },
-            { label: "updated", data: runs.map((run) => run.updated), backgroundColor: "#0b6e99", stack: "counts" },
-            { label: "rejected", data: runs.map((run) => run.rejected), backgroundColor: "#c53030", stack: "counts" },
+            { label: "created", data: runs.map((run) => run.created), backgroundColor: "#2f855a", stack: "counts", maxBarThickness: 28 },
+            { label: "updated", data: runs.map((run) => run.updated), backgroundColor: "#0b6e99", stack: "counts", maxBarThickness: 28 },
+            { label: "rejected", data: runs.map((run) => run.rejected), backgroundColor: "#c53030", stack: "counts", maxBarThickness: 28 },
             { label: "seconds", data: runs.map((run) => run.seconds), type: "line", borderColor: "#616e7c", yAxisID: "seconds", pointRadius: 3 },
           ],
         },

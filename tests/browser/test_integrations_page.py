@@ -4,6 +4,7 @@ the features fetched so far (the simulator holds its second page until the test 
 the first one counted), then the page shows the finished run with its counts."""
 
 import threading
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,6 +25,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 FEATURES = 35  # four pages of 10
 
 
@@ -77,6 +79,8 @@ def test_sync_now_shows_the_progress_then_the_finished_run(page, iqgeo, settings
         bar = progress.locator("progress")
         assert bar.evaluate("bar => [bar.value, bar.max]") == [10, FEATURES]
         assert progress.get_attribute("data-state") == "running"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "integrations-progress.png"), full_page=True)
 
         release.set()  # the run goes on; the page shows it once it has finished
         card.locator(".last-run[data-status='succeeded']").wait_for(timeout=20_000)
@@ -87,4 +91,5 @@ def test_sync_now_shows_the_progress_then_the_finished_run(page, iqgeo, settings
     assert card.locator("[data-count='created']").inner_text() == str(FEATURES)
     assert card.locator(f"a[href='/integrations/runs/{run.pk}/']").inner_text() == f"Run {run.pk}"
     assert page.evaluate("Chart.getChart('chart-iqgeo').data.datasets.length") == 4
+    page.screenshot(path=str(ARTIFACTS / "integrations-finished.png"), full_page=True)
     assert page.js_errors == [] and page.outside_requests == []

@@ -12,6 +12,7 @@ from accounts.services import organisation_create, user_create
 from common.models import DomainEvent, OutboxMessage, OutboxStatus
 from integrations.iqgeo.importer import sync_iqgeo
 from integrations.iqgeo.models import SyncRun
+from integrations.registry import SYSTEMS, SyncSystem
 from integrations.runs import sync_run
 from integrations.tasks import sync_run_task
 from tests.integrations.iqgeo_fixtures import (
@@ -97,6 +98,7 @@ def test_the_overview_shows_the_last_run_with_its_counts(operator_client, run):
     assert '<dd data-count="rejected">1</dd>' in card
     assert "fetched 26 of 26" in card
     assert 'id="chart-iqgeo"' in card  # the recent runs' chart
+    assert "an incremental pull every 15 minutes" in card
     assert "Nothing waiting" in card  # no write-back backlog
     assert page.context["charts"]["iqgeo"][0]["created"] == 25
     assert '<section class="card system-card" id="system-vetro"' in html
@@ -163,7 +165,7 @@ def test_sync_now_starts_the_task_after_commit_and_its_run_is_shown(
     location = response["Location"]
     assert location.startswith("/integrations/?watch=iqgeo&since=")
     watching = operator_client.get(location)
-    assert "An incremental sync with IQGeo has started." in watching.content.decode()
+    assert "A sync with IQGeo has started: what changed" in watching.content.decode()
     since = watching.context["cards"][0]["since"]
     assert watching.context["cards"][0]["watch"] and since
     waiting = operator_client.get("/integrations/iqgeo/status/", {"since": since}).json()
@@ -250,3 +252,20 @@ def test_the_beat_pulls_iqgeo_incrementally_on_the_configured_interval():
     assert entry["task"] == sync_run_task.name == "integrations.tasks.sync_run_task"
     assert entry["args"] == ("iqgeo",) and entry["kwargs"] == {"full": False}
     assert entry["schedule"] == 60.0 * django_settings.IQGEO_SYNC_MINUTES
+
+
+def test_a_system_whose_package_is_missing_is_not_installed_and_the_others_still_run():
+    missing = SyncSystem(
+        key="nowhere",
+        label="Nowhere GIS",
+        importer="integrations.nowhere.importer.sync_nowhere",
+        enabled_setting="USE_NOWHERE",
+        base_url_setting="NOWHERE_BASE_URL",
+        docs="docs/nowhere.md",
+        schedule="never",
+    )
+    assert missing.load() is None
+    assert missing.unavailable_reason() == (
+        "the Nowhere GIS integration is not installed in this version of oanm"
+    )
+    assert SYSTEMS["iqgeo"].load() is sync_iqgeo
