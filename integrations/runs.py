@@ -18,7 +18,9 @@ from django.utils import timezone
 from common.errors import DomainError, NotFound
 from common.models import OutboxMessage, OutboxStatus
 from integrations.iqgeo.models import SyncRun
+from integrations.models import SyncConflict
 from integrations.registry import SYSTEMS, SyncSystem, sync_system
+from integrations.safety import SyncAlreadyRunning, sync_is_running
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +42,10 @@ def _system(key: str) -> SyncSystem:
 def sync_request(*, system: str, full: bool, actor=None) -> datetime:
     """Hand a run of `system` to a worker after commit; returns when it was asked for.
 
-    Refused (SyncUnavailable) when the system is off, not configured or not installed. Two
-    requests at once are safe: the importer resumes the unfinished run, and the sync lock
-    (when present) lets only one worker run a system at a time.
+    Refused (SyncUnavailable) when the system is off, not configured or not installed, and
+    (SyncAlreadyRunning) while a run of it holds the sync lock. Two requests at once are
+    still safe: the sync lock lets only one worker run a system at a time, and the other
+    task is skipped.
     """
     from integrations.tasks import sync_run_task
 
@@ -50,6 +53,11 @@ def sync_request(*, system: str, full: bool, actor=None) -> datetime:
     reason = target.unavailable_reason()
     if reason:
         raise SyncUnavailable(f"{target.label} cannot be synced: {reason}")
+    if sync_is_running(system):
+        raise SyncAlreadyRunning(
+            f"a sync of {target.label} is already running: its progress is shown; start"
+            " another one when it has finished"
+        )
     requested_at = timezone.now()
     logger.info(
         "%s sync (%s) requested by %s",
@@ -59,15 +67,6 @@ def sync_request(*, system: str, full: bool, actor=None) -> datetime:
     )
     transaction.on_commit(lambda: sync_run_task.delay(system, full))
     return requested_at
-
-
-def _already_running_errors() -> tuple[type[BaseException], ...]:
-    """The sync lock's "another run holds it" error, once integrations.safety exists."""
-    try:
-        from integrations.safety import SyncAlreadyRunning
-    except ImportError:
-        return ()
-    return (SyncAlreadyRunning,)
 
 
 def sync_run(*, system: str, full: bool = False) -> SyncRun | None:
@@ -81,7 +80,7 @@ def sync_run(*, system: str, full: bool = False) -> SyncRun | None:
     importer = target.load()
     try:
         return importer(full=full)
-    except _already_running_errors() as exc:
+    except SyncAlreadyRunning as exc:
         logger.info("%s sync skipped: %s", target.label, exc)
         return None
 
@@ -99,12 +98,21 @@ def run_latest(*, system: str) -> SyncRun | None:
     return runs_list(system=system).first()
 
 
+def run_is_live(run: SyncRun | None) -> bool:
+    """The run is marked running and a process holds its system's sync lock (a run marked
+    running without the lock was killed: the next run of its mode resumes it)."""
+    return run is not None and run.status == SyncRun.Status.RUNNING and sync_is_running(run.system)
+
+
 def run_progress(*, system: str, since: datetime | None = None) -> dict:
     """What a progress indicator shows for `system`: its latest run and a state —
-    `running`, `finished` (a run ended at or after `since`), or `waiting` (for a worker)."""
+    `running`, `finished` (a run ended at or after `since`), `interrupted` (marked running,
+    but no process holds the lock; only without `since`) or `waiting` (for a worker)."""
     run = run_latest(system=system)
-    if run is not None and run.status == SyncRun.Status.RUNNING:
+    if run_is_live(run):
         state = "running"
+    elif since is None and run is not None and run.status == SyncRun.Status.RUNNING:
+        state = "interrupted"
     elif run is not None and run.finished_at and (since is None or run.finished_at >= since):
         state = "finished"
     else:
@@ -130,6 +138,8 @@ def run_as_json(run: SyncRun) -> dict:
         "updated": run.updated,
         "unchanged": run.unchanged,
         "rejected": run.rejected,
+        "retired": run.retired,
+        "conflicts": run.conflicts,
         "errors": run.errors,
         "resumed": run.resumed,
     }
@@ -139,7 +149,15 @@ def runs_recent_figures(*, system: str, count: int = 20) -> list[dict]:
     """The counts and durations of the latest `count` runs of `system`, oldest first (the
     overview's chart)."""
     rows = runs_list(system=system).values(
-        "pk", "started_at", "mode", "status", "created", "updated", "rejected", "duration_seconds"
+        "pk",
+        "started_at",
+        "mode",
+        "status",
+        "created",
+        "updated",
+        "rejected",
+        "retired",
+        "duration_seconds",
     )[:count]
     return [
         {
@@ -150,6 +168,7 @@ def runs_recent_figures(*, system: str, count: int = 20) -> list[dict]:
             "created": row["created"],
             "updated": row["updated"],
             "rejected": row["rejected"],
+            "retired": row["retired"],
             "seconds": round(row["duration_seconds"], 2),
         }
         for row in reversed(list(rows))
@@ -193,3 +212,34 @@ def outbox_backlog(*, system: str) -> OutboxBacklog:
         last_error=failed.last_error if failed else "",
         last_error_attempts=failed.attempts if failed else 0,
     )
+
+
+# --- the conflict log (written by the importers through integrations.safety) ------------
+
+CONFLICT_STATES = ("open", "resolved", "all")
+
+
+def conflicts_filtered(*, system: str = "", state: str = "open", run: int | None = None):
+    """Conflicts, newest first: open, resolved or all, of one system or run when given."""
+    conflicts = SyncConflict.objects.select_related("address", "resolved_by").order_by(
+        "-detected_at", "-id"
+    )
+    if system:
+        conflicts = conflicts.filter(system=system)
+    if run is not None:
+        conflicts = conflicts.filter(run_id=run)
+    if state == "open":
+        conflicts = conflicts.filter(resolved_at__isnull=True)
+    elif state == "resolved":
+        conflicts = conflicts.filter(resolved_at__isnull=False)
+    return conflicts
+
+
+def conflicts_open_counts() -> dict[str, int]:
+    """Open conflicts per system (one statement)."""
+    rows = (
+        SyncConflict.objects.filter(resolved_at__isnull=True)
+        .values("system")
+        .annotate(open=Count("id"))
+    )
+    return {row["system"]: row["open"] for row in rows}

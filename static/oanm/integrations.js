@@ -36,6 +36,11 @@
         window.location.replace(window.location.pathname + "#system-" + box.dataset.system);
         return;
       }
+      if (status.state === "interrupted") {
+        text.textContent = `run ${status.run.id} was stopped mid-way (no process runs it): the next run resumes it`;
+        bar.value = status.run.fetched; bar.max = Math.max(status.run.total, 1);
+        return;
+      }
       if (status.state === "running") {
         const run = status.run;
         if (run.total) { bar.max = run.total; bar.value = run.fetched; } else { bar.removeAttribute("value"); }

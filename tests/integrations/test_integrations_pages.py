@@ -10,10 +10,14 @@ from django.conf import settings as django_settings
 from accounts.roles import OrganisationKind, Role
 from accounts.services import organisation_create, user_create
 from common.models import DomainEvent, OutboxMessage, OutboxStatus
+from gis_core.models import Address
+from gis_core.services import address_update
 from integrations.iqgeo.importer import sync_iqgeo
 from integrations.iqgeo.models import SyncRun
+from integrations.models import SyncConflict
 from integrations.registry import SYSTEMS, SyncSystem
 from integrations.runs import sync_run
+from integrations.safety import sync_lock
 from integrations.tasks import sync_run_task
 from tests.integrations.iqgeo_fixtures import (
     iqgeo_server,  # noqa: F401  (the fixture "iqgeo")
@@ -22,7 +26,12 @@ from tests.integrations.iqgeo_fixtures import (
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/integrations/", "/integrations/runs/", "/integrations/iqgeo/status/"]
+PAGES = [
+    "/integrations/",
+    "/integrations/runs/",
+    "/integrations/iqgeo/status/",
+    "/integrations/conflicts/",
+]
 
 
 @pytest.fixture
@@ -56,17 +65,27 @@ def _refused_users(owner) -> dict[str, object]:
 
 def test_only_operator_admins_and_planners_get_in(client, owner, planner, run):
     pages = [*PAGES, f"/integrations/runs/{run.pk}/"]
+    conflict = SyncConflict.objects.create(
+        system="iqgeo", external_id="1", field="street", winner="remote", detected_at=run.started_at
+    )
+    posts = ["/integrations/iqgeo/sync/", f"/integrations/conflicts/{conflict.pk}/resolve/"]
     for name, user in _refused_users(owner).items():
         client.force_login(user)
         for path in pages:
             assert client.get(path).status_code == 403, (name, path)
-        response = client.post("/integrations/iqgeo/sync/", {"full": "1"})
-        assert response.status_code == 403, name
+        for path in [
+            "/integrations/iqgeo/sync/",
+            f"/integrations/conflicts/{conflict.pk}/resolve/",
+        ]:
+            assert client.post(path, {"full": "1"}).status_code == 403, (name, path)
     client.logout()
-    for path in [*pages, "/integrations/iqgeo/sync/"]:
-        response = client.get(path) if not path.endswith("sync/") else client.post(path)
+    posts = ["/integrations/iqgeo/sync/", f"/integrations/conflicts/{conflict.pk}/resolve/"]
+    for path in [*pages, *posts]:
+        response = client.post(path) if path in posts else client.get(path)
         assert response.status_code == 302 and "/login/" in response["Location"], path
-    assert SyncRun.objects.count() == 1  # nobody refused started anything
+    assert SyncRun.objects.count() == 1  # nobody refused started or changed anything
+    conflict.refresh_from_db()
+    assert conflict.resolved_at is None
 
     admin = user_create(username="boss", organisation=owner, role=Role.OPERATOR_ADMIN)
     for user in (planner, admin):
@@ -238,6 +257,9 @@ def test_the_write_back_backlog_shows_what_waits_for_the_system(operator_client)
         ("get", "/integrations/?watch=iqgeo&since=nonsense", 200),
         ("get", "/integrations/iqgeo/sync/", 405),
         ("post", "/integrations/", 405),
+        ("get", "/integrations/conflicts/?state=maybe&system=nowhere&run=x&page=9", 200),
+        ("post", "/integrations/conflicts/999999/resolve/", 404),
+        ("get", "/integrations/conflicts/1/resolve/", 405),
     ],
 )
 def test_bad_input_gets_a_clear_answer_never_a_500(operator_client, method, path, status):
@@ -269,3 +291,76 @@ def test_a_system_whose_package_is_missing_is_not_installed_and_the_others_still
         "the Nowhere GIS integration is not installed in this version of oanm"
     )
     assert SYSTEMS["iqgeo"].load() is sync_iqgeo
+
+
+def _feature_address(feature_id: int) -> Address:
+    return Address.objects.get(
+        external_refs__system="iqgeo", external_refs__external_id=str(feature_id)
+    )
+
+
+def test_a_conflict_of_a_real_run_is_listed_and_marked_resolved(operator_client, iqgeo, planner):
+    simulator = iqgeo(town_seed(6))
+    sync_iqgeo(full=True)
+    address_update(address=_feature_address(2), street="Lokale Straße")
+    simulator.update(2, streetName="Neue Straße")
+    run = sync_iqgeo()
+    assert run.conflicts == 1
+
+    overview = operator_client.get("/integrations/").content.decode()
+    assert 'data-open="1"' in overview and "1</a>" in overview
+    listing = operator_client.get("/integrations/conflicts/?system=iqgeo")
+    html = listing.content.decode()
+    conflict = SyncConflict.objects.get()
+    assert f'<tr data-conflict="{conflict.pk}">' in html
+    assert "Lokale Straße" in html and "Neue Straße" in html and "the GIS's" in html
+    detail = operator_client.get(f"/integrations/runs/{run.pk}/").content.decode()
+    assert f"?state=all&amp;run={run.pk}" in detail
+
+    response = operator_client.post(
+        f"/integrations/conflicts/{conflict.pk}/resolve/",
+        {"note": "  street renamed in IQGeo, right  ", "next": "/integrations/conflicts/"},
+        follow=True,
+    )
+
+    assert "Conflict on street of feature 2 resolved." in response.content.decode()
+    conflict.refresh_from_db()
+    assert conflict.resolved_by == planner and conflict.note == "street renamed in IQGeo, right"
+    assert "No open conflict." in response.content.decode()
+    resolved = operator_client.get("/integrations/conflicts/?state=resolved").content.decode()
+    assert f'<tr data-conflict="{conflict.pk}">' in resolved
+    again = operator_client.post(
+        f"/integrations/conflicts/{conflict.pk}/resolve/",
+        {"note": "twice", "next": "https://elsewhere.example/"},
+    )
+    assert again.status_code == 302 and again["Location"] == "/integrations/conflicts/"
+    conflict.refresh_from_db()
+    assert conflict.note == "street renamed in IQGeo, right"  # the second resolve changed nothing
+
+
+def test_sync_now_while_a_run_holds_the_lock_starts_nothing_and_shows_that_run(
+    operator_client, iqgeo, django_capture_on_commit_callbacks
+):
+    iqgeo(town_seed(3))
+    with sync_lock("iqgeo"):
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = operator_client.post("/integrations/iqgeo/sync/", follow=True)
+        assert sync_run(system="iqgeo") is None  # a worker's task is skipped too
+
+    assert callbacks == [] and SyncRun.objects.count() == 0
+    assert "A sync of IQGeo is already running" in response.content.decode()
+
+
+def test_a_run_left_running_by_a_killed_process_is_shown_as_interrupted(operator_client, iqgeo):
+    iqgeo(town_seed(3))
+    run = sync_iqgeo(full=True)
+    SyncRun.objects.filter(pk=run.pk).update(status="running", next_offset=10)  # killed
+
+    status = operator_client.get("/integrations/iqgeo/status/").json()
+    page = operator_client.get("/integrations/").content.decode()
+    detail = operator_client.get(f"/integrations/runs/{run.pk}/").content.decode()
+
+    assert status["state"] == "interrupted" and status["run"]["id"] == run.pk
+    assert ">interrupted</span>" in page
+    assert '<div class="sync-progress" hidden data-system="iqgeo"' in page  # nothing to follow
+    assert "the next full run resumes it at offset 10" in detail
