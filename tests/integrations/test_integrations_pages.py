@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from accounts.roles import OrganisationKind, Role
 from accounts.services import organisation_create, user_create
@@ -17,7 +18,7 @@ from integrations.iqgeo.models import SyncRun
 from integrations.models import SyncConflict
 from integrations.registry import SYSTEMS, SyncSystem
 from integrations.runs import sync_run
-from integrations.safety import sync_lock
+from integrations.safety import conflicts_record, sync_lock
 from integrations.tasks import sync_run_task
 from tests.integrations.iqgeo_fixtures import (
     iqgeo_server,  # noqa: F401  (the fixture "iqgeo")
@@ -364,3 +365,29 @@ def test_a_run_left_running_by_a_killed_process_is_shown_as_interrupted(operator
     assert ">interrupted</span>" in page
     assert '<div class="sync-progress" hidden data-system="iqgeo"' in page  # nothing to follow
     assert "the next full run resumes it at offset 10" in detail
+
+
+def test_the_pages_read_in_a_fixed_number_of_statements(
+    operator_client, django_assert_max_num_queries
+):
+    now = timezone.now()
+    runs = SyncRun.objects.bulk_create(
+        SyncRun(system=system, mode="full", status="succeeded", started_at=now, finished_at=now)
+        for system in ("iqgeo", "vetro")
+        for _ in range(30)
+    )
+    rows = [
+        {"external_id": str(n), "field": "street", "oanm_value": "A", "remote_value": "B"}
+        for n in range(30)
+    ]
+    conflicts_record(system="iqgeo", rows=rows, run=runs[0])
+    operator_client.get("/integrations/")  # the session and user are cached from here on
+
+    for path, statements in [
+        ("/integrations/", 10),  # the user, open conflicts, then 4 per system
+        ("/integrations/runs/", 3),
+        ("/integrations/conflicts/", 3),
+        (f"/integrations/runs/{runs[0].pk}/", 2),
+    ]:
+        with django_assert_max_num_queries(statements):
+            assert operator_client.get(path).status_code == 200
