@@ -80,7 +80,8 @@ SYSTEMS: dict[str, SyncSystem] = {
             enabled_setting="USE_IQGEO",
             base_url_setting="IQGEO_BASE_URL",
             docs="docs/iqgeo.md",
-            schedule="an incremental pull every {IQGEO_SYNC_MINUTES} minutes (beat)",
+            schedule="an incremental pull every {IQGEO_SYNC_MINUTES} minutes and a full"
+            " reconciliation daily at {IQGEO_FULL_SYNC_HOUR}:10 (beat)",
         ),
         SyncSystem(
             key="vetro",

@@ -239,6 +239,13 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("iqgeo",),
         "kwargs": {"full": False},
     },
+    # and its daily full reconciliation: the only run that can see features gone (retired)
+    "iqgeo-sync-full": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": crontab(hour=int(env("IQGEO_FULL_SYNC_HOUR", "4")), minute=10),
+        "args": ("iqgeo",),
+        "kwargs": {"full": True},
+    },
 }
 
 # --- oanm -------------------------------------------------------------------
@@ -296,6 +303,8 @@ IQGEO_EXTRA_PROPERTIES = [
 IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
 # Minutes between the beat's incremental IQGeo pulls (beat: "iqgeo-sync-incremental").
 IQGEO_SYNC_MINUTES = int(env("IQGEO_SYNC_MINUTES", "15"))
+# The local hour of the daily full IQGeo reconciliation (beat: "iqgeo-sync-full", at :10).
+IQGEO_FULL_SYNC_HOUR = int(env("IQGEO_FULL_SYNC_HOUR", "4"))
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them

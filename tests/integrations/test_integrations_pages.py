@@ -275,6 +275,10 @@ def test_the_beat_pulls_iqgeo_incrementally_on_the_configured_interval():
     assert entry["task"] == sync_run_task.name == "integrations.tasks.sync_run_task"
     assert entry["args"] == ("iqgeo",) and entry["kwargs"] == {"full": False}
     assert entry["schedule"] == 60.0 * django_settings.IQGEO_SYNC_MINUTES
+    full = django_settings.CELERY_BEAT_SCHEDULE["iqgeo-sync-full"]
+    assert full["task"] == sync_run_task.name
+    assert full["args"] == ("iqgeo",) and full["kwargs"] == {"full": True}
+    assert full["schedule"].hour == {django_settings.IQGEO_FULL_SYNC_HOUR}
 
 
 def test_a_system_whose_package_is_missing_is_not_installed_and_the_others_still_run():
