@@ -232,6 +232,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.billing_daily_run_task",
         "schedule": crontab(hour=int(env("BILLING_RUN_HOUR", "2")), minute=5),
     },
+    # IQGeo's incremental pull (does nothing while USE_IQGEO is off; see IQGEO_SYNC_MINUTES)
+    "iqgeo-sync-incremental": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": 60.0 * int(env("IQGEO_SYNC_MINUTES", "15")),
+        "args": ("iqgeo",),
+        "kwargs": {"full": False},
+    },
+    # and its daily full reconciliation: the only run that can see features gone (retired)
+    "iqgeo-sync-full": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": crontab(hour=int(env("IQGEO_FULL_SYNC_HOUR", "4")), minute=10),
+        "args": ("iqgeo",),
+        "kwargs": {"full": True},
+    },
 }
 
 # --- oanm -------------------------------------------------------------------
@@ -305,6 +319,10 @@ IQGEO_WRITEBACK_PROPERTIES = {
 # The IQGeo address properties holding its circuit: a reference ("circuit/17") and a name.
 IQGEO_CIRCUIT_PROPERTY = env("IQGEO_CIRCUIT_PROPERTY", "circuit")
 IQGEO_CIRCUIT_NAME_PROPERTY = env("IQGEO_CIRCUIT_NAME_PROPERTY", "circuitName")
+# Minutes between the beat's incremental IQGeo pulls (beat: "iqgeo-sync-incremental").
+IQGEO_SYNC_MINUTES = int(env("IQGEO_SYNC_MINUTES", "15"))
+# The local hour of the daily full IQGeo reconciliation (beat: "iqgeo-sync-full", at :10).
+IQGEO_FULL_SYNC_HOUR = int(env("IQGEO_FULL_SYNC_HOUR", "4"))
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them
