@@ -139,16 +139,14 @@ def publish(topic: str, payload: Any) -> Event:
 
 
 def publish_many(topic: str, payloads: list[Any]) -> list[Event]:
-    """`publish` for many events of one topic at once: one INSERT of the events and one of
-    their outbox rows, whatever their number (set-based; in-transaction handlers still run
-    once per event, in order)."""
+    """`publish` for many events of one topic at once (one per address of a bulk change,
+    say): two INSERTs whatever their number; handlers see them as if published one by one,
+    and outbox rows keep the order of `payloads` (so per-key ordering holds)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError(
             f"publish_many({topic!r}) outside a transaction: call it inside the service's "
             "transaction.atomic() so the events commit or roll back with the change"
         )
-    if not payloads:
-        return []
     rows = DomainEvent.objects.bulk_create(
         [DomainEvent(topic=topic, payload=_as_json(payload)) for payload in payloads]
     )
@@ -161,11 +159,11 @@ def publish_many(topic: str, payloads: list[Any]) -> list[Event]:
             handler.func(event)
     outbox = [
         OutboxMessage(
-            event_id=event.id,
+            event=row,
             handler=handler.name,
             ordering_key=handler.ordering_key(event) if handler.ordering_key else "",
         )
-        for event in events
+        for row, event in zip(rows, events, strict=True)
         for handler in handlers_for(topic, OUTBOX)
     ]
     if outbox:

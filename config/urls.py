@@ -31,6 +31,8 @@ urlpatterns = [
     path("isp/statements/", include("billing.isp_urls")),
     # ISPs' door: their own orders, services, customers, webhooks; the shared network data
     path("isp/", include("wholesale.portal.urls", namespace="isp")),
+    # operators' door to the GIS systems: sync runs, progress, write-back backlog
+    path("integrations/", include("integrations.pages.urls")),
     # machine doors
     path("tiles/", include("gis_core.tile_urls")),
     path("tiles/", include("areas.tile_urls")),

@@ -69,8 +69,13 @@ ADDRESS_FIELDS: dict[str, tuple[str, ...]] = {
     "country": ("country", "country_code", "addr:country", "addr_country"),
     "premises_type": ("premises_type",),
     "units": ("units",),
+    "circuit_ref": ("circuit_ref",),
+    "circuit_name": ("circuit_name",),
 }
 TEXT_FIELDS = ("street", "house_number", "unit", "postcode", "city", "country")
+# The circuit a GIS of record links to the address: not part of its label; written only by
+# a file that maps it (an IQGeo import), kept as it is by any other.
+CIRCUIT_FIELDS = ("circuit_ref", "circuit_name")
 # The stored label joins these with at most 6 separator characters.
 LABEL_MAX = Address._meta.get_field("label").output_field.max_length - 6
 SYSTEM_PATTERN = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
@@ -141,7 +146,9 @@ def _checks_sql(
     attribute_columns = [c for c in staged.columns if c not in set(mapped.values())]
     attributes_sql, attribute_params = json_object_sql(attribute_columns, "staged")
     location_sql = to_wgs84_sql("mapped.source_geom", staged.srid, cursor)
-    lengths = {name: Address._meta.get_field(name).max_length for name in TEXT_FIELDS}
+    lengths = {
+        name: Address._meta.get_field(name).max_length for name in (*TEXT_FIELDS, *CIRCUIT_FIELDS)
+    }
     external_id_max = ExternalReference._meta.get_field("external_id").max_length
     single_family = PremisesType.SINGLE_FAMILY.value
 
@@ -236,9 +243,11 @@ def _checks_sql(
     if "units" not in mapped:
         checks = [check for check in checks if "units" not in check[0]]
     reason_sql = "\n".join(f"WHEN {condition} THEN {reason}" for condition, reason in checks)
-    stored = (*TEXT_FIELDS, "premises_type", "units")
+    stored = (*TEXT_FIELDS, *CIRCUIT_FIELDS, "premises_type", "units")
     mapped_texts = ", ".join(
-        f"{_text(mapped.get(name))} AS {name}" for name in TEXT_FIELDS if name != "country"
+        f"{_text(mapped.get(name))} AS {name}"
+        for name in (*TEXT_FIELDS, *CIRCUIT_FIELDS)
+        if name != "country"
     )
     # A matched row is written when a field the file maps, its location or its merged
     # attributes differ from the stored address (so an unchanged row is never touched).
@@ -314,7 +323,7 @@ def _written_fields(resolved: Mapping[str, str | None]) -> list[str]:
     Fields the file does not map keep their stored value, except that premises type and
     units go together (they were checked together): a file mapping one sets both.
     """
-    fields = [name for name in TEXT_FIELDS if resolved.get(name)]
+    fields = [name for name in (*TEXT_FIELDS, *CIRCUIT_FIELDS) if resolved.get(name)]
     if resolved.get("premises_type") or resolved.get("units"):
         fields += ["premises_type", "units"]
     return fields
@@ -427,7 +436,7 @@ def _upsert(
             clock.lap("update the changed addresses")
         step("upserting", 1, 4)
         bulk = _begin_bulk_load(cursor, adding=report.created)
-        fields = (*TEXT_FIELDS, "premises_type", "units")
+        fields = (*TEXT_FIELDS, *CIRCUIT_FIELDS, "premises_type", "units")
         cursor.execute(
             f"""
             INSERT INTO {address_table}

@@ -7,10 +7,7 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
+        from integrations.iqgeo import writeback  # noqa: F401  (registers the write-back)
         from integrations.provisioning import handlers  # noqa: F401  (registers the handlers)
         from integrations.sync import tasks  # noqa: F401  (registers the change-log pruning)
-
-        # the VETRO push's handlers, and its Celery task (named by the beat schedule: Celery's
-        # autodiscovery only imports integrations.tasks)
-        from integrations.vetro import tasks as vetro_tasks  # noqa: F401
-        from integrations.vetro import writeback  # noqa: F401
+        from integrations.vetro import writeback as vetro_writeback  # noqa: F401  (the push)

@@ -233,15 +233,32 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.billing_daily_run_task",
         "schedule": crontab(hour=int(env("BILLING_RUN_HOUR", "2")), minute=5),
     },
-    # VETRO → oanm: an incremental pull every few minutes, a full reconciliation daily
-    # (both do nothing while USE_VETRO is off; docs/vetro.md).
-    "vetro-pull": {
-        "task": "integrations.vetro.tasks.vetro_sync_task",
-        "schedule": 60.0 * int(env("VETRO_PULL_MINUTES", "5")),
+    # IQGeo's incremental pull (does nothing while USE_IQGEO is off; see IQGEO_SYNC_MINUTES)
+    "iqgeo-sync-incremental": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": 60.0 * int(env("IQGEO_SYNC_MINUTES", "15")),
+        "args": ("iqgeo",),
+        "kwargs": {"full": False},
     },
-    "vetro-full": {
-        "task": "integrations.vetro.tasks.vetro_sync_task",
+    # and its daily full reconciliation: the only run that can see features gone (retired)
+    "iqgeo-sync-full": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": crontab(hour=int(env("IQGEO_FULL_SYNC_HOUR", "4")), minute=10),
+        "args": ("iqgeo",),
+        "kwargs": {"full": True},
+    },
+    # VETRO → oanm: an incremental pull every few minutes, a full reconciliation daily (both
+    # do nothing while USE_VETRO is off; docs/vetro.md)
+    "vetro-sync-incremental": {
+        "task": "integrations.tasks.sync_run_task",
+        "schedule": 60.0 * int(env("VETRO_PULL_MINUTES", "5")),
+        "args": ("vetro",),
+        "kwargs": {"full": False},
+    },
+    "vetro-sync-full": {
+        "task": "integrations.tasks.sync_run_task",
         "schedule": crontab(hour=int(env("VETRO_FULL_HOUR", "4")), minute=40),
+        "args": ("vetro",),
         "kwargs": {"full": True},
     },
 }
@@ -299,6 +316,28 @@ IQGEO_EXTRA_PROPERTIES = [
     name.strip() for name in env("IQGEO_EXTRA_PROPERTIES", "").split(",") if name.strip()
 ]
 IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
+# Write-back of each address's commercial state to its IQGeo feature, through the outbox
+# (docs/iqgeo.md "Write-back"; on whenever USE_IQGEO is). The IQGeo property each oanm field
+# is written to, as "field=property,…" over the defaults of integrations.iqgeo.writeback
+# (status, ordered_at, isp, service_name, connected_at, activated_at; "field=" leaves one out).
+IQGEO_WRITEBACK = env_bool("IQGEO_WRITEBACK", True)
+# After a write-back found IQGeo unavailable, the others fail at once (retried by the outbox)
+# for this long, so an outage does not hold up the outbox drain.
+IQGEO_OUTAGE_PAUSE_SECONDS = float(env("IQGEO_OUTAGE_PAUSE_SECONDS", "30"))
+IQGEO_WRITEBACK_PROPERTIES = {
+    field.strip(): name.strip()
+    for field, _, name in (
+        pair.partition("=") for pair in env("IQGEO_WRITEBACK_PROPERTIES", "").split(",")
+    )
+    if field.strip()
+}
+# The IQGeo address properties holding its circuit: a reference ("circuit/17") and a name.
+IQGEO_CIRCUIT_PROPERTY = env("IQGEO_CIRCUIT_PROPERTY", "circuit")
+IQGEO_CIRCUIT_NAME_PROPERTY = env("IQGEO_CIRCUIT_NAME_PROPERTY", "circuitName")
+# Minutes between the beat's incremental IQGeo pulls (beat: "iqgeo-sync-incremental").
+IQGEO_SYNC_MINUTES = int(env("IQGEO_SYNC_MINUTES", "15"))
+# The local hour of the daily full IQGeo reconciliation (beat: "iqgeo-sync-full", at :10).
+IQGEO_FULL_SYNC_HOUR = int(env("IQGEO_FULL_SYNC_HOUR", "4"))
 
 # VETRO FiberMap (docs/vetro.md): off unless USE_VETRO is on; the API root (…/v2 is added),
 # the API token (header `token`), the service-location layer (an id, or found by its label),

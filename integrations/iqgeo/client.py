@@ -2,7 +2,11 @@
 
 Retries with exponential back-off on 5xx, timeouts, connection errors and malformed JSON
 (at most `retries` more attempts per request, then `IQGeoUnavailable`); one relogin on a
-401. Paging is by limit/offset, which shifts when the server's set changes mid-run; the
+401. `patch_feature` updates some properties of one feature (`PUT /feature/{type}/{id}`,
+docs/iqgeo.md "Write-back"), with the same retries and relogin; a refusal (another 4xx)
+raises `IQGeoRefused` at once, since sending it again cannot help.
+
+Paging is by limit/offset, which shifts when the server's set changes mid-run; the
 rule (docs/iqgeo.md): features are de-duplicated by id, and when `unlimited_count` changes
 between pages the pager scans again from offset 0 once it reaches the end (at most
 `MAX_RESCANS` times; the features already seen are skipped), so an inserted feature is
@@ -33,6 +37,15 @@ class IQGeoUnavailable(IQGeoError):
     """IQGeo kept failing (5xx, timeouts, malformed JSON) after every retry."""
 
 
+class IQGeoRefused(IQGeoError):
+    """IQGeo answered a request with a 4xx (other than an expired session): it will not
+    change its mind on a retry (unknown feature, a property it rejects, no permission)."""
+
+    def __init__(self, message: str, *, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class Page:
     """One page of features as fetched, already de-duplicated."""
@@ -54,6 +67,7 @@ class IQGeoClient:
     timeout: float = 10.0
     retries: int = 4
     backoff: float = 0.5
+    write_method: str = "PUT"  # the Platform's feature update; "PATCH" for a PATCH-only proxy
     session: requests.Session = field(default_factory=requests.Session)
 
     @classmethod
@@ -96,6 +110,46 @@ class IQGeoClient:
             except ValueError:
                 failures += 1
                 self._wait(path, "malformed JSON", failures)
+
+    def patch_feature(self, feature_id: str | int, properties: dict[str, Any]) -> dict[str, Any]:
+        """Set these properties of one feature (the others are left as they are).
+
+        IQGeo Platform's update route is `PUT /feature/{type}/{id}` with a GeoJSON Feature;
+        only the properties given are sent, so only they change. Writes send the session's
+        CSRF token (cookie, and `X-CSRF-Token` header). Sending the same properties twice
+        leaves the same feature, so a request whose answer was lost is simply sent again.
+        Returns the feature IQGeo answers with ({} when its body is not JSON: the update
+        was accepted all the same).
+        """
+        path = f"/feature/{self.feature_type}/{feature_id}"
+        body = {"type": "Feature", "properties": properties}
+        relogged = "myworldapp" not in self.session.cookies
+        if relogged:
+            self.login()
+        while True:
+            csrf = self.session.cookies.get("csrf_token") or ""
+            response = self._send(
+                self.write_method, path, json=body, headers={"X-CSRF-Token": csrf}
+            )
+            if response.status_code == 401 and not relogged:
+                relogged = True
+                self.login()
+                continue
+            if 400 <= response.status_code < 500:
+                raise IQGeoRefused(
+                    f"IQGeo refused the update of {self.feature_type} {feature_id}: HTTP"
+                    f" {response.status_code} {response.text[:200]}",
+                    status=response.status_code,
+                )
+            if not 200 <= response.status_code < 300:
+                raise IQGeoError(
+                    f"IQGeo answered HTTP {response.status_code} to {path}: {response.text[:200]}"
+                )
+            try:
+                answer = response.json()
+            except ValueError:
+                return {}
+            return answer if isinstance(answer, dict) else {}
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One request, retried with back-off on 5xx, timeouts and connection errors."""

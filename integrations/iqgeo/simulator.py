@@ -4,7 +4,12 @@ The IQGeo Platform REST shape (VENDOR_APIS.md): `POST /auth` (form `user`, `pass
 `myworldapp` and `csrf_token`; wrong credentials 401), `GET /feature/{type}?limit=&offset=`
 (a GeoJSON FeatureCollection with `limit`, `offset`, `count`, `unlimited_count`,
 `next_offset`, `previous_offset`; each feature carries `myw.feature_type`) and
-`GET /feature/{type}/count`. `changed_since=<ISO time>` keeps the features whose
+`GET /feature/{type}/count`, and `PUT` (or `PATCH`) `/feature/{type}/{id}` with a GeoJSON
+Feature whose `properties` are set on the stored feature (the others are kept; the change
+time moves, so an incremental import sees it; writes need the session and its CSRF cookie;
+404 for an unknown feature, 400 for a body that is not a JSON Feature). Every accepted
+update is recorded: `GET /_sim/updates` lists them (`feature_id`, `properties`, `at`).
+`changed_since=<ISO time>` keeps the features whose
 `myw_change_time` property is at or after it (real IQGeo has no such endpoint: see
 docs/iqgeo.md). Features are served in EPSG:4326, or in another CRS (`crs=25833`) with a
 GeoJSON `crs` member.
@@ -14,6 +19,11 @@ It can be told to misbehave, in Python (`fail`) or over HTTP (`POST /_sim/fail` 
 `error` answer 500; `timeout` answer late (`delay` seconds); `malformed` send broken JSON;
 `expire` forget every session (so the client gets a 401 and must log in again); `shift`
 insert a new feature at the front before answering a page (a page that changes mid-paging).
+A `timeout` on an update applies it and answers late (the client never hears of it), as a
+real server whose answer is lost would; `error` refuses it before applying it.
+
+The demo town's seed links every 25th address to a circuit: `circuit` (a reference URN,
+`circuit/<n>`) and `circuitName` (`WED-FTTH-<nnnn>`).
 
 `python -m integrations.iqgeo.simulator --port 8971 --seed data/berlin-wedding/addresses.geojson`
 """
@@ -33,6 +43,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FEATURE_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)(/count)?$")
+FEATURE_ITEM_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)/([^/]+)$")
+CIRCUIT_EVERY = 25  # the seed links every 25th address to a circuit
 MODES = ("error", "timeout", "malformed", "expire", "shift")
 HOUSE_NUMBER = re.compile(r"^(\d+)\s*([A-Za-z]?)(?:\s*-\s*(\d+)\s*([A-Za-z]?))?$")
 
@@ -66,10 +78,14 @@ def seed_from_file(path: str | Path) -> list[dict[str, Any]]:
     address fields; a file that already has `streetName` properties is taken as is."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     features = []
-    for feature in data["features"]:
+    for number, feature in enumerate(data["features"], start=1):
         properties = dict(feature.get("properties") or {})
         if "streetName" not in properties:
             properties = iqgeo_properties(properties)
+            if number % CIRCUIT_EVERY == 0:
+                circuit = number // CIRCUIT_EVERY
+                properties["circuit"] = f"circuit/{circuit}"
+                properties["circuitName"] = f"WED-FTTH-{circuit:04d}"
         features.append({"geometry": feature.get("geometry"), "properties": properties})
     return features
 
@@ -94,6 +110,8 @@ class IQGeoSimulator:
         self.sessions: set[str] = set()
         self.failures: list[tuple[str, int, int]] = []  # (mode, after, count)
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.updates: list[dict[str, Any]] = []  # every accepted update, in order
+        self.csrf: dict[str, str] = {}  # session → its CSRF token
         self._next_id = 1
         for feature in features or []:
             self.add(feature["geometry"], feature["properties"])
@@ -158,6 +176,7 @@ class IQGeoSimulator:
         if mode == "expire":
             with self.lock:
                 self.sessions.clear()
+                self.csrf.clear()
         if mode == "shift":
             with self.lock:
                 self.add(
@@ -184,20 +203,22 @@ class IQGeoSimulator:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             if form.get("user") != self.user or form.get("pass") != self.password:
                 return self._reply(401, {"error": "invalid user name or password"})[:3]
-            token = secrets.token_hex(16)
+            token, csrf = secrets.token_hex(16), secrets.token_hex(8)
             with self.lock:
                 self.sessions.add(token)
+                self.csrf[token] = csrf
             cookies = {
                 "Set-Cookie": f"myworldapp={token}; Path=/; HttpOnly",
-                "Set-Cookie-2": f"csrf_token={secrets.token_hex(8)}; Path=/",
+                "Set-Cookie-2": f"csrf_token={csrf}; Path=/",
             }
             return self._reply(200, {"ok": True}, cookies)[:3]
+        item = FEATURE_ITEM_PATH.match(url.path)
+        if method in ("PUT", "PATCH") and item and item.group(2) != "count":
+            return self._update(item.group(1), item.group(2), headers, body)
         match = FEATURE_PATH.match(url.path)
         if method != "GET" or not match:
             return self._reply(404, {"error": f"no route {method} {url.path}"})[:3]
-        cookie = headers.get("cookie", "")
-        session = re.search(r"myworldapp=([0-9a-f]+)", cookie)
-        if not session or session.group(1) not in self.sessions:
+        if self._session(headers) is None:
             return self._reply(401, {"error": "not logged in"})[:3]
         if match.group(1) != self.feature_type:
             return self._reply(404, {"error": f"no feature type {match.group(1)}"})[:3]
@@ -233,6 +254,45 @@ class IQGeoSimulator:
             }
         return self._reply(200, collection)[:3]
 
+    def _session(self, headers: dict[str, str]) -> str | None:
+        """The logged-in session the request's cookie names, if any."""
+        session = re.search(r"myworldapp=([0-9a-f]+)", headers.get("cookie", ""))
+        return session.group(1) if session and session.group(1) in self.sessions else None
+
+    def _update(self, feature_type: str, feature_id: str, headers: dict[str, str], body: bytes):
+        """Set the given properties of one feature (a PUT or PATCH of a GeoJSON Feature)."""
+        session = self._session(headers)
+        if session is None:
+            return self._reply(401, {"error": "not logged in"})[:3]
+        cookie_csrf = re.search(r"csrf_token=([0-9a-f]+)", headers.get("cookie", ""))
+        if not cookie_csrf or cookie_csrf.group(1) != self.csrf.get(session):
+            return self._reply(403, {"error": "missing or wrong CSRF token"})[:3]
+        if feature_type != self.feature_type:
+            return self._reply(404, {"error": f"no feature type {feature_type}"})[:3]
+        try:
+            data = json.loads(body or b"")
+        except ValueError as exc:
+            return self._reply(400, {"error": f"the body is not JSON: {exc}"})[:3]
+        properties = data.get("properties") if isinstance(data, dict) else None
+        if not isinstance(properties, dict):
+            return self._reply(400, {"error": "expected a GeoJSON Feature with properties"})[:3]
+        with self.lock:
+            feature = next((f for f in self.features if str(f["id"]) == feature_id), None)
+            if feature is None:
+                return self._reply(404, {"error": f"no {feature_type} {feature_id}"})[:3]
+            at = now_iso()
+            feature["properties"].update(properties, myw_change_time=at)
+            self.updates.append(
+                {"feature_id": feature["id"], "properties": dict(properties), "at": at}
+            )
+            answer = self._feature(feature)
+        return self._reply(200, answer)[:3]
+
+    def updates_of(self, feature_id: int) -> list[dict[str, Any]]:
+        """The properties of every update a feature received, in order."""
+        with self.lock:
+            return [u["properties"] for u in self.updates if u["feature_id"] == feature_id]
+
     def _feature(self, feature: dict[str, Any]) -> dict[str, Any]:
         geometry = feature["geometry"]
         if self.crs != 4326 and geometry and geometry.get("type") == "Point":
@@ -257,6 +317,9 @@ class IQGeoSimulator:
             except (ValueError, KeyError, TypeError) as exc:
                 return self._reply(400, {"error": f"bad failure request: {exc}"})
             return self._reply(200, {"failures": self.failures})
+        if method == "GET" and path == "/_sim/updates":
+            with self.lock:
+                return self._reply(200, {"updates": list(self.updates)})
         if method == "POST" and path == "/_sim/clear":
             self.clear_failures()
             return self._reply(200, {"failures": []})
@@ -288,7 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a simulated timeout)
 
-    do_GET = do_POST = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:

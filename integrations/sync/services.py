@@ -12,7 +12,7 @@ from gis_core.geometry import parse_point
 from gis_core.importing import SYSTEM_PATTERN
 from gis_core.lifecycle import PremisesType
 from gis_core.models import Address, ExternalReference
-from gis_core.services import address_create, address_update
+from gis_core.services import address_create, address_update, addresses_reinstate
 
 # The fields a GIS sends, with what an omitted one means (PUT: the whole representation).
 ADDRESS_DEFAULTS: dict[str, Any] = {
@@ -95,7 +95,13 @@ def address_upsert_by_reference(
                 f" not {address_id}",
                 field="address_id",
             )
-        return _update(reference.address, location, wanted)
+        address = reference.address
+        if address.retired_at is not None:  # its feature is back: live again
+            addresses_reinstate(address_ids=[address.pk])
+            address.refresh_from_db()
+            result = _update(address, location, wanted)
+            return UpsertResult(address=result.address, created=False, changed=True)
+        return _update(address, location, wanted)
     if address_id is None:
         address = address_create(location=location, external_refs={system: external_id}, **wanted)
         return UpsertResult(address=address, created=True, changed=True)

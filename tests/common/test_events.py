@@ -10,7 +10,14 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Organisation
 from accounts.roles import OrganisationKind
 from accounts.services import organisation_create
-from common.events import IN_TRANSACTION, handlers_for, publish, subscribe, unsubscribe
+from common.events import (
+    IN_TRANSACTION,
+    handlers_for,
+    publish,
+    publish_many,
+    subscribe,
+    unsubscribe,
+)
 from common.models import DomainEvent, OutboxMessage, OutboxStatus
 
 TOPIC = "test.happened"
@@ -228,3 +235,35 @@ def test_unsubscribe_removes_the_handler(handlers):
     unsubscribe("tests.gone")
     assert handlers_for(TOPIC) == []
     unsubscribe("tests.gone")  # a second time is harmless
+
+
+def test_publish_many_records_each_event_and_queues_them_in_order(db, handlers):
+    # given an in-transaction and an outbox handler keyed by thing
+    seen = []
+    handlers.in_transaction(TOPIC, lambda event: seen.append(event.payload), name="tests.seen")
+    handlers.outbox(
+        TOPIC,
+        lambda event: None,
+        name="tests.many",
+        ordering_key=lambda event: f"thing:{event.payload['thing_id']}",
+    )
+
+    # when three events are published at once
+    with transaction.atomic():
+        events = publish_many(TOPIC, [{"thing_id": n} for n in (3, 1, 2)])
+
+    # then each is stored, handled in the transaction, and queued in the order given
+    assert [event.payload for event in events] == seen == [{"thing_id": n} for n in (3, 1, 2)]
+    assert DomainEvent.objects.filter(topic=TOPIC).count() == 3
+    queued = OutboxMessage.objects.filter(handler="tests.many").order_by("id")
+    assert [m.ordering_key for m in queued] == ["thing:3", "thing:1", "thing:2"]
+    assert [m.event_id for m in queued] == [event.id for event in events]
+    with transaction.atomic():
+        assert publish_many(TOPIC, []) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_many_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        publish_many(TOPIC, [{"thing_id": 1}])
+    assert _nothing_recorded() == (0, 0)

@@ -22,6 +22,8 @@ def test_a_recorded_page_maps_fields_transforms_to_4326_and_rejects_with_reasons
         "postcode": "13353",
         "city": "Berlin",
         "country": "DE",
+        "circuit_ref": "",
+        "circuit_name": "",
         "buildingType": "MDU",
     }
     lon, lat = first["geometry"]["coordinates"]

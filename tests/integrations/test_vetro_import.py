@@ -284,36 +284,26 @@ def test_the_simulator_speaks_vetros_shape(vetro, settings):
     assert refused.status_code == 404 and refused.json()["success"] is False
 
 
-def test_the_scheduled_task_pulls_and_does_nothing_while_vetro_is_off(vetro, settings):
+def test_the_beat_pulls_vetro_incrementally_and_in_full(vetro, settings):
     from django.conf import settings as conf
 
-    from integrations.vetro.tasks import vetro_sync_task
+    from integrations.tasks import sync_run_task
 
     vetro(town_seed(4))
     schedule = conf.CELERY_BEAT_SCHEDULE
-    assert schedule["vetro-pull"]["task"] == schedule["vetro-full"]["task"] == vetro_sync_task.name
-    assert schedule["vetro-full"]["kwargs"] == {"full": True}
+    pull, full = schedule["vetro-sync-incremental"], schedule["vetro-sync-full"]
+    assert pull["task"] == full["task"] == sync_run_task.name
+    assert (pull["args"], pull["kwargs"], full["args"], full["kwargs"]) == (
+        ("vetro",),
+        {"full": False},
+        ("vetro",),
+        {"full": True},
+    )
 
-    run = SyncRun.objects.get(pk=vetro_sync_task(full=True))
+    run = SyncRun.objects.get(pk=sync_run_task(*full["args"], **full["kwargs"]))
     assert (run.system, run.mode, run.created) == ("vetro", "full", 4)
-    assert SyncRun.objects.get(pk=vetro_sync_task()).mode == "incremental"
+    incremental = sync_run_task(*pull["args"], **pull["kwargs"])
+    assert SyncRun.objects.get(pk=incremental).mode == "incremental"
 
     settings.USE_VETRO = False
-    assert vetro_sync_task() is None
-
-
-def test_a_worker_knows_the_scheduled_task_without_importing_it():
-    """The beat names integrations.vetro.tasks.vetro_sync_task: a fresh process that only
-    sets Django up (as a worker does) has it registered."""
-    import subprocess
-    import sys
-
-    code = (
-        "import django; django.setup(); from config.celery import app; "
-        "app.loader.import_default_modules(); "
-        "print('integrations.vetro.tasks.vetro_sync_task' in app.tasks)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.strip().splitlines()[-1] == "True"
+    assert sync_run_task("vetro") is None

@@ -13,8 +13,8 @@ from gis_core.models import Address
 from gis_core.services import address_await_deployment, address_update
 from integrations.models import SyncConflict, SyncSeen, SyncState
 from integrations.safety import SyncAlreadyRunning, sync_lock
+from integrations.tasks import sync_run_task
 from integrations.vetro.importer import sync_vetro
-from integrations.vetro.tasks import vetro_sync_task
 from tests.integrations.vetro_fixtures import (
     town_seed,
     vetro_server,  # noqa: F401  (the fixture "vetro")
@@ -34,7 +34,7 @@ def test_one_run_at_a_time(vetro):
             sync_vetro(full=True)
         with pytest.raises(CommandError, match="a sync of vetro is already running"):
             call_command("sync", "vetro", "--no-progress", stdout=StringIO())
-        assert vetro_sync_task(full=True) is None  # the beat's next tick tries again
+        assert sync_run_task("vetro", full=True) is None  # the beat's next tick tries again
     assert sync_vetro(full=True).created == 3
 
 
