@@ -4,7 +4,8 @@ layer/plan paging, feature updates, bounded retries.
 Retries with exponential back-off on 5xx, 429, timeouts, connection errors and malformed JSON
 (at most `retries` more attempts per request, then `VetroUnavailable`). A 401 is
 `VetroAuthError` at once (a static API token cannot log in again: renew `VETRO_TOKEN`);
-another 4xx, or an answer whose `success` is false, is `VetroError` with VETRO's message.
+another 4xx is `VetroRefused`, an answer whose `success` is false `VetroError`, both with
+VETRO's message.
 
 Paging is by limit/offset over one layer (and the configured plans), which shifts when the
 set changes mid-run; the rule is IQGeo's (docs/iqgeo.md, docs/vetro.md): features are
@@ -35,6 +36,15 @@ class VetroError(Exception):
 
 class VetroAuthError(VetroError):
     """VETRO refused the token (401): it is wrong, revoked or expired."""
+
+
+class VetroRefused(VetroError):
+    """VETRO refused the request itself (a 4xx other than 401 and 429): asking again as is
+    cannot succeed."""
+
+    def __init__(self, message: str, *, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 class VetroUnavailable(VetroError):
@@ -114,7 +124,10 @@ class VetroClient:
                     "set a valid VETRO_TOKEN"
                 )
             if response.status_code != 200:
-                raise VetroError(f"VETRO answered HTTP {response.status_code} to {path}: {message}")
+                raise VetroRefused(
+                    f"VETRO answered HTTP {response.status_code} to {path}: {message}",
+                    status=response.status_code,
+                )
             if not isinstance(body, dict) or "success" not in body:
                 raise VetroError(f"VETRO answered {path} without the success/result wrapper")
             if body["success"] is not True:

@@ -351,7 +351,7 @@ def push_drifted(features: list[dict]) -> list[int]:
     commercial state as it stands now (never pushed yet, a push lost, or a value changed in
     VETRO): the pull is also the reconciliation of the push. A few reads per page; returns
     the address ids asked for."""
-    from integrations.vetro.writeback import commercial_states, vetro_push_request
+    from integrations.vetro.writeback import RECONCILIATION, commercial_states, vetro_push_request
 
     remote = {vetro_id(f): f.get("properties") or {} for f in features if vetro_id(f)}
     references = dict(
@@ -374,7 +374,7 @@ def push_drifted(features: list[dict]) -> list[int]:
             )
         }
     )
-    return vetro_push_request(address_ids=drifted, cause="reconciliation")
+    return vetro_push_request(address_ids=drifted, cause=RECONCILIATION)
 
 
 def follow_the_field(progress: list[FieldProgress]) -> list[list[str]]:

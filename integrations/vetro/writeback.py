@@ -10,7 +10,8 @@ show oanm's current state (the reconciliation). Its OUTBOX handler
 out one after another, in order) sends the address's CURRENT state at delivery (installation
 status, service status, service type; `mapping.commercial_properties`) with
 `PATCH /v2/features` (a push with a later push of the same address already waiting sends
-nothing: the later one carries the state then). A push that fails (VETRO down, token
+nothing: the later one carries the state then; see `vetro_push_address` for unchanged,
+refused and retired ones and the outage pause). A push that fails (VETRO down, token
 refused) raises, and the outbox retries it with back-off until it succeeds: nothing is
 lost, and as every push carries the state of its delivery time, a late or repeated one
 never writes an old state. What was sent is kept in `SyncState.pushed` (the conflict log's
@@ -25,8 +26,10 @@ minute) catches any drain the broker missed.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from common.events import IN_TRANSACTION, OUTBOX, Event, publish_many, subscribe
@@ -34,7 +37,7 @@ from common.models import OutboxMessage, OutboxStatus
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.models import Address, ExternalReference
 from integrations.models import SyncState
-from integrations.vetro.client import VetroClient
+from integrations.vetro.client import VetroClient, VetroRefused, VetroUnavailable
 from integrations.vetro.importer import SYSTEM, vetro_enabled
 from integrations.vetro.mapping import CommercialState, commercial_properties
 from wholesale.events import (
@@ -136,7 +139,7 @@ def push_address(event: Event) -> None:
     )
     if superseded:
         return
-    vetro_push_address(address_id=event.payload["address_id"])
+    vetro_push_address(address_id=event.payload["address_id"], cause=event.payload["cause"])
 
 
 def commercial_states(address_ids: list[int]) -> dict[int, CommercialState]:
@@ -170,22 +173,63 @@ def commercial_state(address_id: int) -> CommercialState:
     return commercial_states([address_id])[address_id]
 
 
-def vetro_push_address(*, address_id: int, client: VetroClient | None = None) -> dict | None:
+# Base URL → when a push last found VETRO unavailable (time.monotonic()); a success clears it.
+_outages: dict[str, float] = {}
+RECONCILIATION = "reconciliation"  # the cause of the pushes a pull asks for
+
+
+def vetro_push_address(
+    *, address_id: int, cause: str = "", client: VetroClient | None = None
+) -> str:
     """PATCH the address's service location(s) in VETRO with its current commercial state.
-    Returns the properties sent (None when VETRO is off or the address has no reference);
-    raises `VetroError` when VETRO does not take them."""
+
+    Returns what happened: "sent"; "unchanged" (what was last pushed, and VETRO was not
+    found showing something else: only a pull's reconciliation sends it again); "refused"
+    (a 4xx: logged as an error, not retried — sending it again cannot succeed); "off";
+    "no reference"; "retired" (its service location is gone). Raises `VetroError` when
+    VETRO could not be reached or refused the token (the outbox retries later); while
+    VETRO was found down less than VETRO_OUTAGE_PAUSE_SECONDS ago, raises at once without
+    asking it, so an outage does not hold up the outbox drain (and the other systems'
+    messages) for every waiting address."""
     if not vetro_enabled():
-        return None
+        return "off"
     references = list(
         ExternalReference.objects.filter(system=SYSTEM, address_id=address_id)
         .order_by("external_id")
-        .values_list("external_id", flat=True)
+        .values_list("external_id", "address__retired_at")
     )
     if not references:
-        return None
+        return "no reference"
+    if references[0][1] is not None:
+        return "retired"
+    references = [reference for reference, _ in references]
     properties = commercial_properties(commercial_state(address_id))
+    pushed = set(
+        SyncState.objects.filter(
+            system=SYSTEM, external_id__in=references, pushed=properties
+        ).values_list("external_id", flat=True)
+    )
+    if cause != RECONCILIATION and pushed == set(references):
+        return "unchanged"
     client = client or VetroClient.from_settings()
-    client.update_features([(reference, properties) for reference in references])
+    _check_outage(client)
+    try:
+        client.update_features([(reference, properties) for reference in references])
+    except VetroUnavailable:
+        _outages[client.base_url] = time.monotonic()
+        raise
+    except VetroRefused as refused:
+        logger.error(
+            "VETRO refused the push of address %s (%s, HTTP %s): %s; not retried: fix the"
+            " service location or the field labels (VETRO_FIELDS); the address's next change"
+            " or the next full pull sends it again",
+            address_id,
+            ", ".join(references),
+            refused.status,
+            refused,
+        )
+        return "refused"
+    _outages.pop(client.base_url, None)
     now = timezone.now()
     SyncState.objects.bulk_create(  # what VETRO has from us now (the conflict log's base)
         [
@@ -197,4 +241,18 @@ def vetro_push_address(*, address_id: int, client: VetroClient | None = None) ->
         update_fields=["pushed", "pushed_at"],
     )
     logger.info("VETRO: address %s pushed to %s: %s", address_id, references, properties)
-    return properties
+    return "sent"
+
+
+def _check_outage(client: VetroClient) -> None:
+    """Fail at once while VETRO was found down less than VETRO_OUTAGE_PAUSE_SECONDS ago (the
+    outbox retries the message all the same; the first push after the pause asks again)."""
+    since = _outages.get(client.base_url)
+    if since is None:
+        return
+    pause = float(getattr(settings, "VETRO_OUTAGE_PAUSE_SECONDS", 30))
+    waited = time.monotonic() - since
+    if waited < pause:
+        raise VetroUnavailable(
+            f"VETRO was unavailable {waited:.0f} s ago: not asked again before {pause:g} s"
+        )

@@ -235,3 +235,55 @@ def test_asking_for_many_pushes_is_set_based(vetro):
         counts.append(len(queries))
     assert counts[0] == counts[1]  # 2 or 18 addresses: the same few statements
     assert sorted(m.ordering_key for m in _pushes()) == sorted(f"address:{i}" for i in ids)
+
+
+def test_while_vetro_is_down_other_pushes_fail_at_once_and_go_out_after_the_pause(
+    located, field_town, settings
+):
+    sim, vetro_id, address = located
+    other = field_town.home(5, external_refs={"vetro": "not-yet-in-vetro"})
+    settings.VETRO_OUTAGE_PAUSE_SECONDS = 30
+    sim.fail("error", 100)
+
+    address_await_deployment(address=address)
+    address_await_deployment(address=other)
+    sim.log.clear()
+    report = outbox_drain()
+
+    assert report.failed == 2
+    first, second = _pushes()
+    assert "failed 4 times" in first.last_error
+    assert "not asked again before 30 s" in second.last_error  # no request for it at all
+    assert len(sim.log) == 4  # the first push's attempts only
+
+    sim.clear_failures()
+    settings.VETRO_OUTAGE_PAUSE_SECONDS = 0  # the pause is over
+    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+    outbox_drain()
+    first.refresh_from_db()
+    assert first.status == OutboxStatus.DELIVERED
+    assert _state(sim, vetro_id) == ("Ordered", "Inactive", "")
+
+
+def test_a_refused_push_is_logged_and_not_retried_and_retired_or_unchanged_ones_send_nothing(
+    located, field_town, caplog
+):
+    from gis_core.services import addresses_retire
+    from integrations.vetro.writeback import vetro_push_address
+
+    sim, _vetro_id, address = located
+    gone = field_town.home(6, external_refs={"vetro": "deleted-in-vetro"})
+
+    address_await_deployment(address=gone)
+    outbox_drain()
+
+    (push,) = _pushes()
+    assert push.status == OutboxStatus.DELIVERED  # nothing to retry: VETRO said 404
+    assert "VETRO refused the push of address" in caplog.text
+    assert "no feature with vetro_id deleted-in-vetro" in caplog.text
+
+    assert vetro_push_address(address_id=address.pk) == "unchanged"  # VETRO has it already
+    assert vetro_push_address(address_id=address.pk, cause="reconciliation") == "sent"
+    addresses_retire(address_ids=[address.pk], reason="gone from vetro")
+    assert vetro_push_address(address_id=address.pk) == "retired"
+    assert len(sim.patches) == 1

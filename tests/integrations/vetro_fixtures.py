@@ -32,6 +32,7 @@ def vetro_server(settings):
         settings.VETRO_BACKOFF_SECONDS = 0.01
         settings.VETRO_RETRIES = 3
         settings.VETRO_PAGE_SIZE = 10
+        settings.VETRO_OUTAGE_PAUSE_SECONDS = 0  # the outage pause has a test of its own
         server.simulator.delay = 0.6
         return server.simulator
 
