@@ -90,7 +90,8 @@ SYSTEMS: dict[str, SyncSystem] = {
             enabled_setting="USE_VETRO",
             base_url_setting="VETRO_BASE_URL",
             docs="docs/vetro.md",
-            schedule="scheduled pulls and a daily full reconciliation",
+            schedule="an incremental pull every {VETRO_PULL_MINUTES} minutes and a full"
+            " reconciliation daily at {VETRO_FULL_HOUR}:40 (beat)",
         ),
     )
 }

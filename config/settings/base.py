@@ -354,6 +354,10 @@ VETRO_EXTRA_PROPERTIES = [
     name.strip() for name in env("VETRO_EXTRA_PROPERTIES", "").split(",") if name.strip()
 ]
 VETRO_FIELDS = json.loads(env("VETRO_FIELDS", "{}") or "{}")
+# The beat's VETRO pulls: incremental every VETRO_PULL_MINUTES ("vetro-sync-incremental"),
+# full daily at VETRO_FULL_HOUR:40 local time ("vetro-sync-full").
+VETRO_PULL_MINUTES = int(env("VETRO_PULL_MINUTES", "5"))
+VETRO_FULL_HOUR = int(env("VETRO_FULL_HOUR", "4"))
 
 # Address imports that add at least this many rows, and more than the table holds, set the
 # address table's secondary indexes and the references' foreign key aside and build them

@@ -307,3 +307,13 @@ def test_the_beat_pulls_vetro_incrementally_and_in_full(vetro, settings):
 
     settings.USE_VETRO = False
     assert sync_run_task("vetro") is None
+
+
+def test_the_integrations_registry_describes_vetros_schedule():
+    from integrations.registry import sync_system
+
+    vetro = sync_system("vetro")
+    assert vetro.load() is sync_vetro
+    assert vetro.schedule_text == (
+        "an incremental pull every 5 minutes and a full reconciliation daily at 4:40 (beat)"
+    )
