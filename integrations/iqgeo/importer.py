@@ -11,17 +11,14 @@ page is never counted twice. Re-running changes nothing (every row is `unchanged
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gis_core.importing import import_addresses
+from gis_core.importing import import_address_rows
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
 from integrations.iqgeo.mapping import map_features
 from integrations.iqgeo.models import SyncRun
@@ -140,11 +137,7 @@ def _finish(run: SyncRun, started: float) -> None:
 
 
 def _upsert(rows: list[dict]):
-    with tempfile.TemporaryDirectory(prefix="iqgeo-") as directory:
-        path = Path(directory) / "page.geojson"
-        path.write_text(
-            json.dumps({"type": "FeatureCollection", "features": rows}), encoding="utf-8"
-        )
-        # Every column is named as oanm names it; unmapped ones (the extra properties)
-        # become attributes.
-        return import_addresses(path, system=SYSTEM)
+    # The mapped rows (GeoJSON features in EPSG:4326, properties named as oanm names them;
+    # unmapped ones, the extra properties, become attributes) are staged with COPY and go
+    # through the file import's checks and upsert: no file, no ogr2ogr process per page.
+    return import_address_rows(rows, system=SYSTEM)
