@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +55,6 @@ class IQGeoClient:
     retries: int = 4
     backoff: float = 0.5
     session: requests.Session = field(default_factory=requests.Session)
-    prefetch: bool = True  # fetch the next page while the caller works on this one
 
     @classmethod
     def from_settings(cls) -> IQGeoClient:
@@ -131,28 +129,7 @@ class IQGeoClient:
     def pages(
         self, *, start: int = 0, limit: int = 500, changed_since: str | None = None
     ) -> Iterator[Page]:
-        """Every page from `start` to the end (see the module doc for the shifting rule).
-
-        With `prefetch` (the default) the next page is fetched in a worker thread while the
-        caller works on this one (an upsert waits on the database, the fetch on IQGeo): the
-        same requests in the same order, and a failure is raised where the caller asks for
-        the page that failed. When the caller stops early, the fetch under way is waited for.
-        """
-        fetched = self._fetch_pages(start=start, limit=limit, changed_since=changed_since)
-        if not self.prefetch:
-            yield from fetched
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iqgeo-pages") as worker:
-            ahead = worker.submit(next, fetched, None)
-            try:
-                while (page := ahead.result()) is not None:
-                    ahead = worker.submit(next, fetched, None)
-                    yield page
-            finally:
-                wait([ahead])  # the fetcher is never left running behind the caller
-                fetched.close()
-
-    def _fetch_pages(self, *, start: int, limit: int, changed_since: str | None) -> Iterator[Page]:
+        """Every page from `start` to the end (see the module doc for the shifting rule)."""
         seen: set[Any] = set()
         offset: int | None = start
         first_total: int | None = None
