@@ -6,6 +6,7 @@ AREA_CREATED = "area.created"
 AREA_RESHAPED = "area.reshaped"
 AREA_PHASE_CHANGED = "area.phase_changed"
 AREA_SPLIT = "area.split"
+AREA_DELETED = "area.deleted"
 
 
 @dataclass(frozen=True)
@@ -45,3 +46,16 @@ class AreaWasSplit:
     child_codes: list[str]
     split_id: int
     actor_id: int | None
+
+
+@dataclass(frozen=True)
+class AreaDeleted:
+    """`area.deleted`: a planning area was deleted; its addresses went to the areas around
+    them (or to none). The row stays, inactive, for history."""
+
+    area_id: int
+    code: str
+    addresses_reassigned: int
+    areas_touched: list[int]
+    actor_id: int | None
+    reason: str

@@ -43,7 +43,13 @@ class Area(TimeStampedModel):
         help_text="Share of homes that must sign up before building (0–1), fixed early.",
     )
     is_active = models.BooleanField(
-        default=True, help_text="False once split: its children hold its addresses."
+        default=True, help_text="False once split (its children hold its addresses) or deleted."
+    )
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a planner deleted it: gone from the map and the OGC API, kept in history.",
     )
     deploys_at_target = models.BooleanField(
         default=False,

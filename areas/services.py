@@ -14,10 +14,12 @@ from accounts.models import User
 from areas import assignment, splitting
 from areas.events import (
     AREA_CREATED,
+    AREA_DELETED,
     AREA_PHASE_CHANGED,
     AREA_RESHAPED,
     AREA_SPLIT,
     AreaCreated,
+    AreaDeleted,
     AreaPhaseChanged,
     AreaReshaped,
     AreaWasSplit,
@@ -89,6 +91,51 @@ def area_reshape(*, area: Area, boundary: Any, crs: Any = None) -> Area:
             area_id=area.pk,
             addresses_reassigned=relinked.addresses,
             areas_touched=sorted(relinked.areas),
+        ),
+    )
+    return area
+
+
+@transaction.atomic
+def area_delete(*, area: Area, actor: User | None = None, reason: str = "") -> Area:
+    """Delete an area drawn by mistake: only while it is in planning and no signup stands in it.
+
+    Nothing is erased: the row is retired (`is_active=False`, `deleted_at` set) with its
+    history, its addresses go to the active area that contains them (or to none), and the
+    map, the lists and the OGC API no longer show it. Its code stays taken.
+    """
+    area = Area.objects.select_for_update().get(pk=area.pk)
+    if area.deleted_at is not None:
+        raise NotFound(f"area {area.code} was deleted already", code="area_deleted")
+    if not area.is_active:
+        raise Conflict(f"area {area.code} was split; delete its parts instead", code="area_retired")
+    if area.phase != AreaPhase.PLANNING:
+        raise Conflict(
+            f"area {area.code} is {area.get_phase_display()}: only an area still in planning"
+            " can be deleted",
+            code="area_not_in_planning",
+        )
+    standing = Signup.objects.filter(address__area=area, withdrawn_at__isnull=True).count()
+    if standing:
+        raise Conflict(
+            f"area {area.code} has {standing} standing signup{'s' if standing != 1 else ''};"
+            " it cannot be deleted while they stand",
+            code="area_has_signups",
+        )
+    area.is_active = False
+    area.deleted_at = timezone.now()
+    area.save(update_fields=["is_active", "deleted_at", "updated_at"])
+    relinked = assignment.assign_addresses_near_areas([area.pk])
+    refresh_figures(relinked.areas | {area.pk})
+    publish(
+        AREA_DELETED,
+        AreaDeleted(
+            area_id=area.pk,
+            code=area.code,
+            addresses_reassigned=relinked.addresses,
+            areas_touched=sorted(relinked.areas - {area.pk}),
+            actor_id=actor.pk if actor else None,
+            reason=(reason or "").strip()[:500],
         ),
     )
     return area

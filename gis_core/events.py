@@ -78,3 +78,27 @@ class AddressesStatusChanged:
     to_status: str
     actor_id: int | None
     reason: str
+
+
+ADDRESSES_RETIRED = "addresses.retired"
+ADDRESSES_REINSTATED = "addresses.reinstated"
+
+
+@dataclass(frozen=True)
+class AddressesRetired:
+    """Addresses left their GIS of record (or were taken out by hand): they are off search,
+    the tiles and new orders, and kept with their orders and history. `address_ids` are
+    exactly those this step retired (sorted); already retired ones are not repeated."""
+
+    address_ids: list[int]
+    reason: str
+    actor_id: int | None
+
+
+@dataclass(frozen=True)
+class AddressesReinstated:
+    """Retired addresses are live again (their feature came back, or by hand);
+    `address_ids` are exactly those this step reinstated (sorted)."""
+
+    address_ids: list[int]
+    actor_id: int | None

@@ -29,8 +29,10 @@ from django.utils import timezone
 from common.events import publish
 from gis_core.events import (
     ADDRESSES_IMPORTED,
+    ADDRESSES_REINSTATED,
     ADDRESSES_STAGED,
     AddressesImported,
+    AddressesReinstated,
     AddressesStaged,
 )
 from gis_core.lifecycle import AddressStatus, PremisesType
@@ -388,6 +390,18 @@ UPDATE {Address._meta.db_table} AS target
 """
 
 
+# The matched addresses that were retired: live again (gis_core.services.addresses_reinstate
+# does the same for ids; here it is one join on the work table).
+_REINSTATE_SQL = f"""
+UPDATE {Address._meta.db_table} AS target
+   SET retired_at = NULL, retired_reason = '', updated_at = %s
+  FROM {WORK_TABLE} AS work
+ WHERE work.reject_reason IS NULL AND work.address_id IS NOT NULL
+   AND target.id = work.address_id AND target.retired_at IS NOT NULL
+RETURNING target.id
+"""
+
+
 def _upsert(
     staged: StagingTable,
     resolved: Mapping[str, str | None],
@@ -430,6 +444,13 @@ def _upsert(
         )
         report.created, matched, report.updated, report.moved = cursor.fetchone()
         report.unchanged = matched - report.updated
+        # A retired address whose reference comes back is live again (written or not).
+        cursor.execute(_REINSTATE_SQL, [now])
+        reinstated = sorted(row[0] for row in cursor.fetchall())
+        if reinstated:
+            publish(
+                ADDRESSES_REINSTATED, AddressesReinstated(address_ids=reinstated, actor_id=None)
+            )
         cursor.execute(
             f"""
             SELECT file_row, external_id, reject_reason FROM {WORK_TABLE}

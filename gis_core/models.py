@@ -85,6 +85,19 @@ class Address(TimeStampedModel):
         db_constraint=False,
     )
     attributes = models.JSONField(default=dict, blank=True, help_text="Properties from a GIS.")
+    # The circuit a GIS of record links to the address (IQGeo's circuit id and name).
+    # (Defaults in the database too: the bulk importer's INSERT … SELECT names no column
+    # it does not write.)
+    circuit_ref = models.CharField(max_length=100, blank=True, default="", db_default="")
+    circuit_name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # Retired: gone from the GIS of record (never deleted: orders and history keep it).
+    # A retired address is left out of address search and the address tiles and takes no
+    # new order; `gis_core.services.addresses_retire` / `addresses_reinstate` set it, and
+    # importing its (system, external id) again reinstates it.
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    retired_reason = models.CharField(
+        max_length=200, blank=True, editable=False, default="", db_default=""
+    )
     # Not indexed: one value covers every row of a run (up to millions), nothing looks
     # addresses up by it, and the index cost a bulk import ~10 % of its insert time.
     last_import_id = models.UUIDField(
@@ -107,6 +120,12 @@ class Address(TimeStampedModel):
         indexes = [
             models.Index(fields=["postcode", "street"], name="address_postcode_street"),
             models.Index(fields=["status"], name="address_status"),
+            # The few retired addresses (most are live: a partial index stays tiny).
+            models.Index(
+                fields=["retired_at"],
+                condition=models.Q(retired_at__isnull=False),
+                name="address_retired",
+            ),
             GistIndex(fields=["location_3857"], name="address_location_3857"),
             # Address search: words anywhere (trigrams), and what was typed so far (prefix).
             GinIndex(

@@ -24,6 +24,8 @@ the typed one (0–2); then the unit (an exact unit 1, else its similarity; with
 typed, the whole building 0.5); then the trigram similarity of the whole address (0–1).
 
 Nothing about who lives at or ordered at an address is read: only address fields.
+Retired addresses (gone from the GIS of record) are never offered: they are filtered where
+the candidates are scored, so the index-only candidate scans stay index-only.
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ def nearest_addresses(*, lon: float, lat: float, limit: int = 5) -> list[Address
                    ST_Distance(a.location::geography,
                                ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
               FROM (SELECT id FROM gis_core_address
+                     WHERE retired_at IS NULL
                      ORDER BY location_3857 <-> ST_Transform(
                               ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 3857)
                      LIMIT %(limit)s) AS nearest
@@ -346,7 +349,8 @@ def _search(parsed: ParsedQuery, limit: int, *, streets: str | None = None) -> l
                        + {unit_score} + similarity(a.search_text, %(text)s) AS closeness
                   FROM (SELECT id, max(street_closeness) AS street_closeness
                           FROM ({candidates}) AS listed GROUP BY id) AS candidate
-                  JOIN gis_core_address AS a ON a.id = candidate.id) AS scored
+                  JOIN gis_core_address AS a
+                    ON a.id = candidate.id AND a.retired_at IS NULL) AS scored
          WHERE {"scored.number_rank > 0" if parsed.number else "TRUE"}
          ORDER BY score DESC, scored.label, scored.c0
          LIMIT %(limit)s
@@ -414,7 +418,8 @@ def _street_names(parsed: ParsedQuery, which: str) -> list[str]:
              WHERE EXISTS (
                    SELECT FROM gis_core_address AS a
                     WHERE a.search_text ~>=~ (' ' || street.name || ' ')
-                      AND a.search_text ~<~ (' ' || street.name || '!'))
+                      AND a.search_text ~<~ (' ' || street.name || '!')
+                      AND a.retired_at IS NULL)
              ORDER BY similarity(street.name, %(street_typed)s) DESC, named.name
             """,
             params,

@@ -15,8 +15,12 @@ from gis_core.events import (
     ADDRESS_CREATED,
     ADDRESS_MOVED,
     ADDRESS_STATUS_CHANGED,
+    ADDRESSES_REINSTATED,
+    ADDRESSES_RETIRED,
     ADDRESSES_STATUS_CHANGED,
     AddressCreated,
+    AddressesReinstated,
+    AddressesRetired,
     AddressesStatusChanged,
     AddressMoved,
     AddressStatusChanged,
@@ -130,6 +134,37 @@ def address_update(*, address: Address, **changes: Any) -> Address:
         )
     address.refresh_from_db()
     return address
+
+
+@transaction.atomic
+def external_references_adopt(*, system: str, by_system: str, pairs: list[tuple[str, str]]) -> int:
+    """Give existing addresses their id in `system`, found through an id they already have.
+
+    `pairs` are (id in `system`, id in `by_system`): e.g. an IQGeo feature that carries the
+    OSM id of the address it was made from. An address that already has a `system` id, and
+    a `system` id already taken, are left alone, so adopting twice changes nothing. One
+    INSERT … SELECT whatever the number of pairs; returns the references made. Used when a
+    GIS of record is connected to an oanm that already holds its addresses, so its first sync
+    updates them instead of creating duplicates.
+    """
+    if not pairs:
+        return 0
+    new_ids, old_ids = zip(*pairs, strict=True)
+    table = ExternalReference._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (address_id, system, external_id)
+            SELECT DISTINCT ON (known.address_id) known.address_id, %s, pair.new_id
+              FROM unnest(%s::text[], %s::text[]) AS pair(new_id, old_id)
+              JOIN {table} AS known ON known.system = %s AND known.external_id = pair.old_id
+             WHERE pair.new_id <> ''
+             ORDER BY known.address_id, pair.new_id
+            ON CONFLICT DO NOTHING
+            """,
+            [system, list(new_ids), list(old_ids), by_system],
+        )
+        return cursor.rowcount
 
 
 def _transition(*, address: Address, to: str, actor: User | None, reason: str) -> Address:
@@ -270,3 +305,81 @@ def addresses_move(
             ),
         )
     return moved
+
+
+RETIRED_REASON_MAX = Address._meta.get_field("retired_reason").max_length
+
+
+@transaction.atomic
+def addresses_retire(*, address_ids: list[int], reason: str, actor: User | None = None) -> int:
+    """Retire addresses (gone from their GIS of record): set-based, in one UPDATE.
+
+    A retired address is kept, with its orders, history and references, but is left out
+    of address search and the address tiles and takes no new order. Idempotent: addresses
+    already retired keep their time and reason and are not counted. One
+    `addresses.retired` event lists those this call retired. Returns how many it retired.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("say why the addresses are retired", field="reason")
+    if not address_ids:
+        return 0
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Address._meta.db_table}
+               SET retired_at = %(now)s, retired_reason = %(reason)s, updated_at = %(now)s
+             WHERE id = ANY(%(ids)s) AND retired_at IS NULL
+            RETURNING id
+            """,
+            {"ids": list(address_ids), "reason": reason[:RETIRED_REASON_MAX], "now": now},
+        )
+        retired = sorted(row[0] for row in cursor.fetchall())
+    if retired:
+        publish(
+            ADDRESSES_RETIRED,
+            AddressesRetired(
+                address_ids=retired, reason=reason, actor_id=actor.pk if actor else None
+            ),
+        )
+    return len(retired)
+
+
+@transaction.atomic
+def addresses_reinstate(*, address_ids: list[int], actor: User | None = None) -> int:
+    """Make retired addresses live again (their feature came back): set-based, idempotent
+    (live addresses are left alone and not counted); one `addresses.reinstated` event.
+    Returns how many it reinstated."""
+    if not address_ids:
+        return 0
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Address._meta.db_table}
+               SET retired_at = NULL, retired_reason = '', updated_at = %(now)s
+             WHERE id = ANY(%(ids)s) AND retired_at IS NOT NULL
+            RETURNING id
+            """,
+            {"ids": list(address_ids), "now": now},
+        )
+        reinstated = sorted(row[0] for row in cursor.fetchall())
+    if reinstated:
+        publish(
+            ADDRESSES_REINSTATED,
+            AddressesReinstated(address_ids=reinstated, actor_id=actor.pk if actor else None),
+        )
+    return len(reinstated)
+
+
+def address_check_orderable(address: Address) -> None:
+    """Raise `DomainError` (code `address_retired`) when an address takes no new order."""
+    if address.retired_at is not None:
+        raise DomainError(
+            "this address no longer exists in the network records"
+            + (f" ({address.retired_reason})" if address.retired_reason else "")
+            + " and takes no new orders",
+            code="address_retired",
+            field="address",
+        )

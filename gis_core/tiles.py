@@ -14,6 +14,9 @@ One layer, `addresses`:
   further along the lifecycle), so a map colours cells and points alike. Cells come
   from the pyramid the database keeps in `AddressCellCount` (migration 0003): a tile
   reads at most 256 cells whatever the number of addresses under it.
+
+Retired addresses are in neither: the points leave them out, the pyramid's triggers count
+live addresses only (migration 0006).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ SELECT ST_AsMVT(tile, '{LAYER}', {EXTENT}, 'geom', 'id')
                {columns}
           FROM gis_core_address AS address
          WHERE address.location_3857
-               && ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {MARGIN})) AS tile
+               && ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {MARGIN})
+           AND address.retired_at IS NULL) AS tile
 """
 
 

@@ -8,3 +8,4 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations.provisioning import handlers  # noqa: F401  (registers the handlers)
+        from integrations.sync import tasks  # noqa: F401  (registers the change-log pruning)

@@ -7,6 +7,10 @@
 #   OANM_SKIP_DEMO=1     do not run `manage.py demo_load`
 #   PROVISIONING_SIMULATOR_PORT  where the provisioning simulator listens (default 8970);
 #                        it is not started when PROVISIONING_BASE_URL names another system
+#   OANM_DEMO_GIS        the demo's GIS of record: iqgeo (default) starts the IQGeo simulator
+#                        seeded with the demo town on IQGEO_SIMULATOR_PORT (default 8971) and
+#                        turns USE_IQGEO on; none starts no GIS. Not used when USE_IQGEO is
+#                        already set (a real IQGeo is configured).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,6 +21,38 @@ PORT="${PORT:-8000}"
 "$REPO/scripts/setup.sh"
 load_env
 cd "$REPO"
+
+step "GIS of record"
+GIS_PID_FILE="$RUN_DIR/gis-simulator.pid"
+GIS_LOG="$LOG_DIR/gis-simulator.log"
+GIS_PID=""
+stop_pidfile "$GIS_PID_FILE" simulator "the GIS simulator of an earlier run"
+if [[ -n "${USE_IQGEO:-}" ]]; then
+    note "USE_IQGEO=$USE_IQGEO: IQGeo is configured (${IQGEO_BASE_URL:-no IQGEO_BASE_URL}), no simulator"
+else
+    case "${OANM_DEMO_GIS:-iqgeo}" in
+        iqgeo)
+            IQGEO_PORT="${IQGEO_SIMULATOR_PORT:-8971}"
+            "$PY" -m integrations.iqgeo.simulator --port "$IQGEO_PORT" \
+                --seed "$REPO/data/berlin-wedding/addresses.geojson" \
+                --user oanm --password demo-secret >>"$GIS_LOG" 2>&1 </dev/null &
+            GIS_PID=$!
+            echo "$GIS_PID" >"$GIS_PID_FILE"
+            export USE_IQGEO=1 IQGEO_BASE_URL="http://127.0.0.1:$IQGEO_PORT"
+            export IQGEO_USER=oanm IQGEO_PASSWORD=demo-secret
+            for _ in $(seq 1 50); do
+                (exec 3<>"/dev/tcp/127.0.0.1/$IQGEO_PORT") 2>/dev/null && break
+                kill -0 "$GIS_PID" 2>/dev/null \
+                    || die "the IQGeo simulator exited at once; the end of its log:" \
+                        "$(tail -n 15 "$GIS_LOG")"
+                sleep 0.2
+            done
+            ok "IQGeo simulator on $IQGEO_BASE_URL (pid $GIS_PID), log in .local/log/gis-simulator.log"
+            ;;
+        none) note "OANM_DEMO_GIS=none: no GIS of record" ;;
+        *) die "OANM_DEMO_GIS must be iqgeo or none, not ${OANM_DEMO_GIS}" ;;
+    esac
+fi
 
 if [[ "${OANM_SKIP_DEMO:-0}" == 1 ]]; then
     step "Demo town: skipped (OANM_SKIP_DEMO=1)"
@@ -53,10 +89,13 @@ WORKER_PID=$!
 
 stop_worker() {
     trap - EXIT INT TERM
-    if [[ -n "$SIMULATOR_PID" ]] && kill -0 "$SIMULATOR_PID" 2>/dev/null; then
-        kill -TERM "$SIMULATOR_PID" 2>/dev/null || true
-        rm -f "$SIMULATOR_PID_FILE"
-    fi
+    for pid_file in "$SIMULATOR_PID_FILE" "$GIS_PID_FILE"; do
+        pid="$(cat "$pid_file" 2>/dev/null || true)"
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            rm -f "$pid_file"
+        fi
+    done
     if kill -0 "$WORKER_PID" 2>/dev/null; then
         echo
         step "Stopping the Celery worker"

@@ -13,6 +13,7 @@ step "Stopping oanm's own processes"
 stop_pidfile "$RUN_DIR/gunicorn.pid" gunicorn "gunicorn"
 stop_pidfile "$RUN_DIR/celery-worker.pid" celery "the Celery worker"
 stop_pidfile "$RUN_DIR/provisioning-simulator.pid" provisioning_simulator "the provisioning simulator"
+stop_pidfile "$RUN_DIR/gis-simulator.pid" simulator "the GIS simulator"
 
 # Redis: every instance whose working directory is this checkout's .local.
 ports=("$OANM_REDIS_PORT")

@@ -44,14 +44,15 @@ _BUILT = (AddressStatus.CONNECTED, AddressStatus.ACTIVATED)
 
 # The subject of the question: (address_id, area_id). By address: that address and its area.
 _BY_ADDRESS = "SELECT a.id AS address_id, a.area_id FROM gis_core_address a WHERE a.id = %(id)s"
-# By point: the nearest address within the radius (KNN on the stored EPSG:3857 point; the
-# radius is in Mercator units, metres ÷ cos(latitude)); else no address and the active area
-# containing the point. UNION ALL + LIMIT 1 stops after the first branch that yields a row.
+# By point: the nearest live (not retired) address within the radius (KNN on the stored
+# EPSG:3857 point; the radius is in Mercator units, metres ÷ cos(latitude)); else no address
+# and the active area containing the point. UNION ALL + LIMIT 1 stops after the first
+# branch that yields a row.
 _BY_POINT = """
 SELECT * FROM (
     (SELECT a.id AS address_id, a.area_id
        FROM gis_core_address a, p
-      WHERE ST_DWithin(a.location_3857, p.g, %(radius)s)
+      WHERE ST_DWithin(a.location_3857, p.g, %(radius)s) AND a.retired_at IS NULL
       ORDER BY a.location_3857 <-> p.g, a.id
       LIMIT 1)
     UNION ALL

@@ -24,7 +24,11 @@ from common.errors import Conflict, DomainError
 from common.events import publish
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address
-from gis_core.services import address_await_deployment, address_return_to_planned
+from gis_core.services import (
+    address_await_deployment,
+    address_check_orderable,
+    address_return_to_planned,
+)
 from wholesale.connection_cost import installment_plan, terms_at
 from wholesale.events import (
     BOOKING_CANCELLED,
@@ -117,6 +121,7 @@ def order_place(
     and the order waits for the infrastructure or, where it is built, for activation.
     """
     address = Address.objects.select_for_update().get(pk=address.pk)
+    address_check_orderable(address)  # a retired address takes no new order
     if isp is not None and (isp.kind != OrganisationKind.ISP or not isp.is_active):
         raise DomainError(f"{isp} is not an active ISP", field="isp")
     if offering is not None and offering.isp_id != (isp.pk if isp else None):
@@ -200,6 +205,7 @@ def isp_order_place(
     if offering.isp_id != isp.pk:
         raise DomainError(f"{offering} is not an offering of {isp}", field="offering")
     address = Address.objects.select_for_update().get(pk=address.pk)
+    address_check_orderable(address)
     if (
         address.area_id is None
         or not IspServiceArea.objects.filter(isp=isp, area_id=address.area_id).exists()
@@ -371,6 +377,7 @@ def signup_place(
             "choose either an offering or the connection only, not both", field="connection_only"
         )
     address = Address.objects.select_for_update().get(pk=address.pk)
+    address_check_orderable(address)
     answer = serviceability_for_address(address.pk)
     if not answer.can_sign_up:
         raise DomainError(

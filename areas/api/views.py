@@ -221,6 +221,18 @@ class AreaViewSet(viewsets.GenericViewSet):
         return Response(self._feature(area.pk))
 
     @extend_schema(
+        summary="Delete an area drawn by mistake",
+        description="Only an area still in planning with no standing signup (else 409). It is"
+        " retired, not erased: gone from the map and the lists, kept in history, its addresses"
+        " go to the area around them. Operators only.",
+        filters=False,
+        responses={204: None, 409: CONFLICT, **ERRORS},
+    )
+    def destroy(self, request, pk=None):
+        services.area_delete(area=self._area(pk), actor=request.user, reason="deleted in oanm")
+        return Response(status=204)
+
+    @extend_schema(
         summary="Move an area to another phase",
         description="planning → demand_aggregation → in_deployment → live (and back from"
         " demand_aggregation to planning). A move the lifecycle does not allow is a 409.",

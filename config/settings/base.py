@@ -224,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "common.tasks.outbox_prune_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    "sync-changes-prune": {
+        "task": "integrations.sync.tasks.changes_prune_task",
+        "schedule": crontab(hour=3, minute=37),
+    },
     "billing-daily-run": {
         "task": "billing.tasks.billing_daily_run_task",
         "schedule": crontab(hour=int(env("BILLING_RUN_HOUR", "2")), minute=5),
@@ -268,6 +272,9 @@ PROVISIONING_TIMEOUT_SECONDS = float(env("PROVISIONING_TIMEOUT_SECONDS", "10"))
 # Failed attempts in one round before a job is given up (dead, for the dispatcher); at most
 # OUTBOX_MAX_ATTEMPTS, so the job is marked before the outbox itself stops trying.
 PROVISIONING_MAX_ATTEMPTS = int(env("PROVISIONING_MAX_ATTEMPTS", "12"))
+
+# The sync API's change feed keeps this many days of changes (a reader further behind gets 410).
+SYNC_CHANGES_KEEP_DAYS = int(env("SYNC_CHANGES_KEEP_DAYS", "90"))
 
 # IQGeo, the GIS of record for addresses (docs/iqgeo.md): off unless USE_IQGEO is on; the
 # site, its login, the address feature type, and extra properties kept in the attributes.

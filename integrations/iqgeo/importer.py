@@ -1,30 +1,72 @@
 """The IQGeo → oanm address import: page by page, each page upserted set-based.
 
-Each page of features is mapped (`mapping`), written to a GeoJSON file in EPSG:4326 and
-upserted by `gis_core.importing.import_addresses(system="iqgeo")` (keyed by
+Each page of features is mapped (`mapping`) to rows in EPSG:4326, staged with COPY and
+upserted by `gis_core.importing.import_address_rows(system="iqgeo")` (keyed by
 ExternalReference(system="iqgeo", external_id=feature id); one SQL statement set per page;
 IQGeo's address fields and location replace oanm's, oanm's own fields are never written).
 The page's upsert and the run record's counts and `next_offset` commit in one transaction,
 so a run killed mid-paging is resumed from the page after the last committed one, and a
 page is never counted twice. Re-running changes nothing (every row is `unchanged`).
+
+Sync safety (`integrations.safety`, docs/sync-safety.md): a run holds the `iqgeo` sync lock
+(a second concurrent run is refused with `SyncAlreadyRunning`); per page, in the page's
+transaction, one query finds the fields both IQGeo and oanm changed since the last pull
+(`SyncState.pulled`) and logs them as conflicts (IQGeo wins: it owns address fields and
+location), and one query records what was pulled. A full run keeps the ids it has seen
+(`SyncSeen`, with the run, so a resumed run still knows them); when it has read every
+feature, the addresses whose feature is gone are retired (never deleted), and a feature
+that comes back reinstates its address (`gis_core.importing`).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from gis_core.importing import import_address_rows
+from gis_core.models import Address, ExternalReference
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
 from integrations.iqgeo.mapping import map_features
 from integrations.iqgeo.models import SyncRun
+from integrations.models import SyncSeen, SyncState
+from integrations.safety import (
+    REMOTE,
+    conflicts_record,
+    features_retire_missing,
+    owner,
+    sync_lock,
+)
 
 SYSTEM = "iqgeo"
 REJECTIONS_KEPT = 200
+UNSTABLE = (
+    "the feature set kept changing while paging: run again to pick up"
+    " features inserted during this run"
+)
+SHIFTED = (
+    "the feature count changed while the run was stopped: features may have moved past"
+    " the resume offset (run --full again to read them)"
+)
+NOT_RETIRED = "features may have been skipped while paging: nothing retired (run --full again)"
+# The address fields whose pulled values are kept and compared (IQGeo owns them all); a
+# page compares those its rows carry, plus the location.
+TRACKED_FIELDS = (
+    "street",
+    "house_number",
+    "unit",
+    "postcode",
+    "city",
+    "country",
+    "circuit_ref",
+    "circuit_name",
+)
+# A point as compared: 7 decimals (~1 cm), the same SQL for the stored and the pulled one.
+_POINT_TEXT = "round(ST_X({0})::numeric, 7) || ' ' || round(ST_Y({0})::numeric, 7)"
 Progress = Callable[[int, int], None]  # (features fetched so far, features announced)
 
 
@@ -66,6 +108,19 @@ def sync_iqgeo(
     """
     if not getattr(settings, "USE_IQGEO", False) or not getattr(settings, "IQGEO_BASE_URL", ""):
         raise IQGeoDisabled("IQGeo sync is off: set USE_IQGEO and IQGEO_BASE_URL")
+    # One run at a time: a second one is refused here (SyncAlreadyRunning), before it
+    # touches a run record, so it can neither resume nor double the running one.
+    with sync_lock(SYSTEM):
+        return _sync(full=full, client=client, page_size=page_size, progress=progress)
+
+
+def _sync(
+    *,
+    full: bool,
+    client: IQGeoClient | None,
+    page_size: int | None,
+    progress: Progress | None,
+) -> SyncRun:
     client = client or IQGeoClient.from_settings()
     page_size = page_size or int(getattr(settings, "IQGEO_PAGE_SIZE", 500))
     extras = tuple(getattr(settings, "IQGEO_EXTRA_PROPERTIES", ()) or ())
@@ -82,11 +137,19 @@ def sync_iqgeo(
         run = SyncRun.objects.create(
             system=SYSTEM, mode=mode, started_at=timezone.now(), changed_since=cursor
         )
+        # What abandoned runs had seen is of no use to anyone now.
+        SyncSeen.objects.filter(run__system=SYSTEM).exclude(run=run).delete()
     started = time.monotonic() - run.duration_seconds
+    # A run resumed mid-paging: if the set changed meanwhile, offsets moved under it.
+    total_when_stopped = run.total if run.resumed and run.next_offset else None
     try:
         for page in client.pages(
             start=run.next_offset, limit=page_size, changed_since=run.changed_since or None
         ):
+            if total_when_stopped is not None:
+                if page.total != total_when_stopped and SHIFTED not in run.errors:
+                    run.errors.append(SHIFTED)
+                total_when_stopped = None
             run.total = page.total
             rows, rejected = map_features(page.features, crs=page.crs, extra_properties=extras)
             times = [
@@ -95,12 +158,23 @@ def sync_iqgeo(
                 if (f.get("properties") or {}).get(change_field)
             ]
             with transaction.atomic():
+                if run.mode == SyncRun.Mode.FULL:
+                    _remember_seen(run, page.features)
                 if rows:
+                    run.conflicts += _record_conflicts(rows, run)
                     report = _upsert(rows)
                     run.created += report.created
                     run.updated += report.updated
                     run.unchanged += report.unchanged
                     rejected += [(r.external_id, r.reason) for r in report.rejected]
+                    refused = {r.external_id for r in report.rejected}
+                    _remember_pulled(
+                        [
+                            row["properties"]["external_id"]
+                            for row in rows
+                            if row["properties"]["external_id"] not in refused
+                        ]
+                    )
                 run.fetched += len(page.features)
                 run.rejected += len(rejected)
                 room = REJECTIONS_KEPT - len(run.rejections)
@@ -110,11 +184,8 @@ def sync_iqgeo(
                 ]
                 run.high_water = max([run.high_water, *times])
                 run.next_offset = page.next_offset or 0
-                if page.unstable:
-                    run.errors.append(
-                        "the feature set kept changing while paging: run again to pick up"
-                        " features inserted during this run"
-                    )
+                if page.unstable and UNSTABLE not in run.errors:
+                    run.errors.append(UNSTABLE)
                 run.duration_seconds = time.monotonic() - started
                 run.save()
             if progress:
@@ -124,10 +195,143 @@ def sync_iqgeo(
         run.errors.append(str(exc))
         _finish(run, started)
         return run
-    run.status = SyncRun.Status.SUCCEEDED
-    run.next_offset = 0
-    _finish(run, started)
+    with transaction.atomic():
+        if run.mode == SyncRun.Mode.FULL:
+            _retire_missing(run)
+        run.status = SyncRun.Status.SUCCEEDED
+        run.next_offset = 0
+        _finish(run, started)
     return run
+
+
+def _retire_missing(run: SyncRun) -> None:
+    """After a full run: retire the addresses whose feature IQGeo no longer has, unless the
+    run may have missed features (the set changed under the paging or while the run was
+    stopped, fewer features read than announced, or none at all: the next full run
+    retires them then), and forget the ids seen."""
+    seen = SyncSeen.objects.filter(run=run)
+    if (
+        UNSTABLE in run.errors
+        or SHIFTED in run.errors
+        or run.fetched < run.total
+        or not seen.exists()
+    ):
+        run.errors.append(NOT_RETIRED)
+    else:
+        run.retired += features_retire_missing(
+            system=SYSTEM, seen=seen.values_list("external_id", flat=True), run=run
+        )
+    seen.delete()
+
+
+def _remember_seen(run: SyncRun, features: list[dict]) -> None:
+    """Record the page's feature ids with the run (in the page's transaction): what a full
+    run has seen survives a kill and a resume. Rejected features count as seen (they are
+    still in IQGeo); a feature read twice (the set changed while paging) is kept once."""
+    ids = [str(f["id"]).strip() for f in features if f.get("id") is not None]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SyncSeen._meta.db_table} (run_id, external_id)
+            SELECT %s, seen.external_id FROM unnest(%s::text[]) AS seen(external_id)
+             WHERE seen.external_id <> ''
+            ON CONFLICT (run_id, external_id) DO NOTHING
+            """,
+            [run.pk, ids],
+        )
+
+
+def _stored_fields_sql(alias: str) -> str:
+    """The tracked fields of a stored address as one JSON object."""
+    pairs = ", ".join(f"'{name}', {alias}.{name}" for name in TRACKED_FIELDS)
+    location = _POINT_TEXT.format(f"{alias}.location")
+    return f"jsonb_build_object({pairs}, 'location', {location})"
+
+
+def _record_conflicts(rows: list[dict], run: SyncRun) -> int:
+    """Log the fields of this page that IQGeo changed (its value differs from the last
+    pulled one) while oanm changed them too (the stored value differs from the last pulled
+    one, and from IQGeo's): one query for the page, one bulk insert. IQGeo wins (the
+    upsert that follows writes its value); returns how many conflicts were logged."""
+    remote = [
+        {
+            "external_id": row["properties"]["external_id"],
+            "fields": {
+                name: value
+                for name, value in row["properties"].items()
+                if name in TRACKED_FIELDS and owner(name) == REMOTE
+            },
+            "lon": row["geometry"]["coordinates"][0],
+            "lat": row["geometry"]["coordinates"][1],
+        }
+        for row in rows
+    ]
+    point = _POINT_TEXT.format("ST_MakePoint(r.lon, r.lat)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH remote AS (
+                SELECT r.external_id, field.key AS field, field.value AS remote_value
+                  FROM jsonb_to_recordset(%(rows)s::jsonb)
+                       AS r(external_id text, fields jsonb, lon float8, lat float8)
+                 CROSS JOIN LATERAL jsonb_each_text(
+                       r.fields || jsonb_build_object('location', {point})) AS field
+            )
+            SELECT remote.external_id, reference.address_id, remote.field,
+                   stored.fields ->> remote.field, remote.remote_value
+              FROM remote
+              JOIN {SyncState._meta.db_table} AS state
+                ON state.system = %(system)s AND state.external_id = remote.external_id
+              JOIN {ExternalReference._meta.db_table} AS reference
+                ON reference.system = %(system)s AND reference.external_id = remote.external_id
+              JOIN {Address._meta.db_table} AS address ON address.id = reference.address_id
+             CROSS JOIN LATERAL (SELECT {_stored_fields_sql("address")} AS fields) AS stored
+             WHERE state.pulled ? remote.field
+               AND remote.remote_value IS DISTINCT FROM state.pulled ->> remote.field
+               AND stored.fields ->> remote.field IS DISTINCT FROM state.pulled ->> remote.field
+               AND stored.fields ->> remote.field IS DISTINCT FROM remote.remote_value
+             ORDER BY remote.external_id, remote.field
+            """,
+            {"rows": json.dumps(remote), "system": SYSTEM},
+        )
+        found = cursor.fetchall()
+    return conflicts_record(
+        system=SYSTEM,
+        run=run,
+        rows=[
+            {
+                "external_id": external_id,
+                "address_id": address_id,
+                "field": field,
+                "oanm_value": oanm_value,
+                "remote_value": remote_value,
+                "winner": REMOTE,
+            }
+            for external_id, address_id, field, oanm_value, remote_value in found
+        ],
+    )
+
+
+def _remember_pulled(external_ids: list[str]) -> None:
+    """Record, for the features just upserted, their tracked fields as now stored (what
+    was pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page."""
+    if not external_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SyncState._meta.db_table} AS state
+                   (system, external_id, pulled, pulled_at, pushed)
+            SELECT reference.system, reference.external_id, {_stored_fields_sql("address")},
+                   %(now)s, '{{}}'::jsonb
+              FROM {ExternalReference._meta.db_table} AS reference
+              JOIN {Address._meta.db_table} AS address ON address.id = reference.address_id
+             WHERE reference.system = %(system)s AND reference.external_id = ANY(%(ids)s)
+            ON CONFLICT (system, external_id)
+               DO UPDATE SET pulled = EXCLUDED.pulled, pulled_at = EXCLUDED.pulled_at
+            """,
+            {"ids": external_ids, "system": SYSTEM, "now": timezone.now()},
+        )
 
 
 def _finish(run: SyncRun, started: float) -> None:

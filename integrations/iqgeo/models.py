@@ -34,6 +34,12 @@ class SyncRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
+    retired = models.PositiveIntegerField(
+        default=0, help_text="Addresses retired: their feature was gone (full runs)."
+    )
+    conflicts = models.PositiveIntegerField(
+        default=0, help_text="Fields both sides had changed (see the conflict log)."
+    )
     rejections = models.JSONField(default=list, blank=True, help_text="First 200: [id, reason].")
     errors = models.JSONField(default=list, blank=True)
     resumed = models.PositiveIntegerField(default=0, help_text="Times this run was resumed.")

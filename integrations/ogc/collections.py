@@ -61,7 +61,9 @@ ADDRESSES = Collection(
     title="Addresses",
     description="Service locations with their serviceability status (planned … activated).",
     geometry_type="Point",
-    from_sql="gis_core_address t LEFT JOIN areas_area ar ON ar.id = t.area_id",
+    # a retired address (gone from the GIS of record) is gone from the collection too
+    from_sql="(SELECT * FROM gis_core_address WHERE retired_at IS NULL) t"
+    " LEFT JOIN areas_area ar ON ar.id = t.area_id",
     geometry="t.location",
     properties=(
         ("label", "t.label"),
@@ -75,6 +77,8 @@ ADDRESSES = Collection(
         ("units", "t.units"),
         ("status", "t.status"),
         ("status_changed_at", "t.status_changed_at"),
+        ("circuit_ref", "t.circuit_ref"),
+        ("circuit_name", "t.circuit_name"),
         ("area_code", "ar.code"),
         ("area_name", "ar.name"),
         ("area_phase", "ar.phase"),
@@ -97,7 +101,9 @@ AREAS = Collection(
     title="Planning areas",
     description="Planning areas with their phase, target take rate and demand figures.",
     geometry_type="MultiPolygon",
-    from_sql="areas_area t LEFT JOIN areas_areafigures fg ON fg.area_id = t.id",
+    # a deleted area is gone from the collection (404); a split one stays, is_active false
+    from_sql="(SELECT * FROM areas_area WHERE deleted_at IS NULL) t"
+    " LEFT JOIN areas_areafigures fg ON fg.area_id = t.id",
     geometry="t.boundary",
     properties=(
         ("code", "t.code"),

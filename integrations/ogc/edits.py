@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from areas.models import Area
-from areas.services import area_create, area_reshape, area_update
+from areas.services import area_create, area_delete, area_reshape, area_update
 from integrations.ogc import collections as ogc
 from integrations.ogc.errors import OgcError, bad_parameter, not_found
 
@@ -61,7 +61,7 @@ def _srid(crs: str) -> int:
 
 
 def _locked(feature_id: int, if_match: str | None) -> Area:
-    area = Area.objects.select_for_update().filter(pk=feature_id).first()
+    area = Area.objects.select_for_update().filter(pk=feature_id, deleted_at__isnull=True).first()
     if area is None:
         raise not_found(f"no feature {feature_id} in areas")
     if if_match is not None and if_match.strip() != "*":
@@ -119,3 +119,12 @@ def ogc_area_change(
             actor=actor,
         )
     return area
+
+
+@transaction.atomic
+def ogc_area_delete(*, feature_id: int, if_match: str | None, actor) -> Area:
+    """DELETE: a planning area is retired (`areas.services.area_delete`); afterwards the
+    collection no longer has it (404). An area past planning, split, or with standing
+    signups is refused with 409 and the reason."""
+    area = _locked(feature_id, if_match)
+    return area_delete(area=area, actor=actor, reason="deleted through the OGC API")

@@ -192,6 +192,23 @@ def openapi_document(server_url: str) -> dict:
             | {
                 "put": _write("Replace an area", FEATURE_PATH, "200", "replaceFeature"),
                 "patch": _write("Update an area", FEATURE_PATH, "200", "updateFeature"),
+                "delete": {
+                    "summary": "Delete an area",
+                    "operationId": "deleteFeature",
+                    "description": "Only an area still in planning with no standing signup; "
+                    "it is retired (kept in oanm's history) and gone from the collection. "
+                    "Operators only (or a token with the write scope).",
+                    "parameters": FEATURE_PATH,
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        **ERRORS,
+                        "409": {
+                            **EXCEPTION,
+                            "description": "Past planning, split, or with standing signups.",
+                        },
+                        "412": {**EXCEPTION, "description": "If-Match names an old ETag."},
+                    },
+                },
             },
         },
     }

@@ -36,13 +36,14 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
-    # PATCH of areas. POST and PUT are offered too, but not DELETE (an area is retired only
-    # by a split), so create-replace-delete is not claimed.
+    # Part 4 on areas: POST, PUT and DELETE (create-replace-delete), PATCH (update)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
 ]
 WRITABLE_COLLECTIONS = {"areas"}
 READ_METHODS = ("GET", "HEAD")
-READ_SCOPES = (TokenScope.READ, TokenScope.SYNC)
+# an editing client (QGIS, OWSLib) reads with the token it writes with
+READ_SCOPES = (TokenScope.READ, TokenScope.SYNC, TokenScope.WRITE)
 ITEMS_PARAMETERS = {"f", "limit", "after", "before", "bbox", "bbox-crs", "crs", "datetime"}
 MAX_ID = 2**63 - 1
 
@@ -67,7 +68,7 @@ def _authorise(request: HttpRequest, *, write: bool = False):
         if write and not token.has_scope(TokenScope.WRITE):
             raise OgcError(403, "Forbidden", "changes need an API token with the write scope")
         if not write and not any(token.has_scope(scope) for scope in READ_SCOPES):
-            raise OgcError(403, "Forbidden", "this API token needs the read or sync scope")
+            raise OgcError(403, "Forbidden", "this API token needs the read, sync or write scope")
     else:
         user = request.user
         if not user.is_authenticated:
@@ -408,11 +409,13 @@ def items(request, collection_id: str):
     )
 
 
-@ogc_view("PUT", "PATCH")
+@ogc_view("PUT", "PATCH", "DELETE")
 def item(request, collection_id: str, feature_id: str):
     found = _collection(collection_id)
     if request.method in ("PUT", "PATCH"):
         return _change(request, found, feature_id)
+    if request.method == "DELETE":
+        return _delete(request, feature_id)
     fmt = _format(request)
     unknown = sorted(set(request.GET) - {"f", "crs"})
     if unknown:
@@ -483,3 +486,14 @@ def _change(request, found: ogc.Collection, feature_id: str) -> HttpResponse:
         actor=request.ogc_user,
     )
     return _written(request, found, area.pk, 200)
+
+
+def _delete(request, feature_id: str) -> HttpResponse:
+    if not feature_id.isdigit() or int(feature_id) > MAX_ID:
+        raise not_found(f"no feature {feature_id!r} in areas")
+    edits.ogc_area_delete(
+        feature_id=int(feature_id),
+        if_match=request.headers.get("If-Match"),
+        actor=request.ogc_user,
+    )
+    return HttpResponse(status=204)

@@ -16,14 +16,15 @@ import json
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.gis.db.models.functions import AsGeoJSON
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Prefetch
 
 from areas.models import Area
 from common.errors import DomainError
 from gis_core.models import Address, ExternalReference
-from integrations.sync.models import Change, ChangeEntity, ChangeOp
+from integrations.sync.models import Change, ChangeEntity, ChangeOp, ChangePrune
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -67,6 +68,42 @@ def parse_limit(text: str | None) -> int:
     return int(text)
 
 
+class CursorExpired(DomainError):
+    """The changes after the reader's cursor were pruned: it must take a full copy again."""
+
+    code = "cursor_expired"
+    status_code = 410
+
+
+@transaction.atomic
+def changes_prune(*, keep_days: int | None = None) -> int:
+    """Forget the changes older than `keep_days` (SYNC_CHANGES_KEEP_DAYS), in one DELETE.
+
+    What goes is everything up to the newest old change below the reader's horizon, so the
+    log never has a hole: a reader behind that point gets 410 (`CursorExpired`) instead of a
+    feed that skips. Returns the rows deleted.
+    """
+    days = settings.SYNC_CHANGES_KEEP_DAYS if keep_days is None else keep_days
+    table = Change._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT xid, id FROM {table}
+             WHERE changed_at < now() - make_interval(days => %s) AND xid < ({HORIZON_SQL})
+             ORDER BY xid DESC, id DESC
+             LIMIT 1
+            """,
+            [days],
+        )
+        through = cursor.fetchone()
+        if through is None:
+            return 0
+        cursor.execute(f"DELETE FROM {table} WHERE (xid, id) <= (%s, %s)", list(through))
+        deleted = cursor.rowcount
+    ChangePrune.objects.create(through_xid=through[0], through_id=through[1], rows=deleted)
+    return deleted
+
+
 @dataclass
 class Page:
     changes: list[dict]
@@ -77,8 +114,16 @@ class Page:
 def changes_page(*, since: Cursor, limit: int = DEFAULT_LIMIT) -> Page:
     """Up to `limit` changes after `since`, each with its entity's current state (None
     once the entity is gone: its delete follows). At most four queries whatever the page
-    holds: the change rows, the addresses, their external references, the areas."""
-    rows = _change_rows(since, limit + 1)
+    holds: the change rows, the addresses, their external references, the areas. A cursor
+    older than the log's last pruning is refused (`CursorExpired`)."""
+    pruned, rows = _change_rows(since, limit + 1)
+    if pruned is not None and (since.xid, since.id) < (pruned.xid, pruned.id):
+        raise CursorExpired(
+            f"the changes after {since} were pruned (the log keeps"
+            f" {settings.SYNC_CHANGES_KEEP_DAYS} days): take a full copy (the OGC API at /ogc/),"
+            f" then read on with since={pruned}",
+            field="since",
+        )
     has_more = len(rows) > limit
     rows = rows[:limit]
     address_ids = {r[1] for r in rows if r[0] == ChangeEntity.ADDRESS and r[2] != ChangeOp.DELETE}
@@ -120,20 +165,31 @@ HORIZON_SQL = """
 """
 
 
-def _change_rows(since: Cursor, limit: int) -> list[tuple]:
-    """One statement, so the horizon and the rows come from the same snapshot."""
+def _change_rows(since: Cursor, limit: int) -> tuple[Cursor | None, list[tuple]]:
+    """How far the log was pruned, and the rows: one statement, so the horizon, the rows and
+    the pruning come from the same snapshot (and a page costs no extra query)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT entity, entity_id, op, xid, id, changed_at
-              FROM {Change._meta.db_table}
-             WHERE (xid, id) > (%s, %s) AND xid < ({HORIZON_SQL})
-             ORDER BY xid, id
-             LIMIT %s
+            SELECT pruned.through_xid, pruned.through_id,
+                   change.entity, change.entity_id, change.op, change.xid, change.id,
+                   change.changed_at
+              FROM (SELECT 1) AS one
+              LEFT JOIN (SELECT through_xid, through_id FROM {ChangePrune._meta.db_table}
+                          ORDER BY through_xid DESC, through_id DESC LIMIT 1) AS pruned ON true
+              LEFT JOIN LATERAL (
+                    SELECT entity, entity_id, op, xid, id, changed_at
+                      FROM {Change._meta.db_table}
+                     WHERE (xid, id) > (%s, %s) AND xid < ({HORIZON_SQL})
+                     ORDER BY xid, id
+                     LIMIT %s) AS change ON true
+             ORDER BY change.xid, change.id
             """,
             [since.xid, since.id, limit],
         )
-        return cursor.fetchall()
+        found = cursor.fetchall()
+    pruned = Cursor(found[0][0], found[0][1]) if found[0][0] is not None else None
+    return pruned, [row[2:] for row in found if row[2] is not None]
 
 
 def _addresses(ids: set[int]) -> dict[int, dict]:
@@ -170,6 +226,10 @@ def address_feature(address: Address) -> dict:
             "status": address.status,
             "status_changed_at": address.status_changed_at,
             "area_id": address.area_id,
+            "circuit_ref": address.circuit_ref,
+            "circuit_name": address.circuit_name,
+            "retired_at": address.retired_at,
+            "retired_reason": address.retired_reason,
             "attributes": address.attributes,
             "external_refs": {r.system: r.external_id for r in address.external_refs.all()},
             "updated_at": address.updated_at,
@@ -200,6 +260,7 @@ def area_feature(area: Area) -> dict:
             "phase": area.phase,
             "phase_changed_at": area.phase_changed_at,
             "is_active": area.is_active,
+            "deleted_at": area.deleted_at,
             "parent_id": area.parent_id,
             "target_take_rate": str(area.target_take_rate),
             "expected_connection_from": area.expected_connection_from,

@@ -13,7 +13,9 @@ class ChangeOp(models.TextChoices):
     INSERT = "insert", "insert"
     UPDATE = "update", "update"
     DELETE = "delete", "delete"
-    RETIRE = "retire", "retire"  # an area made inactive (split); its row stays
+    # an area made inactive (split or deleted), an address retired (gone from its GIS of
+    # record); the row stays
+    RETIRE = "retire", "retire"
 
 
 class Change(models.Model):
@@ -45,3 +47,21 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.op} {self.entity} {self.entity_id} (xid {self.xid}, #{self.pk})"
+
+
+class ChangePrune(models.Model):
+    """A pruning of the change log: every change up to (xid, id) is gone. A reader whose cursor
+    is older than the latest pruning has missed changes and is told so (410), never served a
+    feed with a hole in it. Written by `integrations.sync.feed.changes_prune`."""
+
+    through_xid = models.BigIntegerField()
+    through_id = models.BigIntegerField()
+    rows = models.PositiveIntegerField()
+    pruned_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "integrations_sync_change_prune"
+        ordering = ["-through_xid", "-through_id"]
+
+    def __str__(self) -> str:
+        return f"changes through {self.through_xid}.{self.through_id} pruned ({self.rows} rows)"

@@ -15,10 +15,10 @@ class SyncFeatureSerializer(serializers.Serializer):
     geometry = serializers.JSONField(help_text="A Point (address) or MultiPolygon (area).")
     properties = serializers.JSONField(
         help_text="Address: street, house_number, unit, postcode, city, country, label,"
-        " premises_type, units, status, status_changed_at, area_id, attributes,"
-        " external_refs {system: id}, updated_at. Area: code, name, phase, phase_changed_at,"
-        " is_active, parent_id, target_take_rate, expected_connection_from/until,"
-        " attributes, updated_at."
+        " premises_type, units, status, status_changed_at, area_id, circuit_ref,"
+        " circuit_name, retired_at, retired_reason, attributes, external_refs {system: id},"
+        " updated_at. Area: code, name, phase, phase_changed_at, is_active, deleted_at,"
+        " parent_id, target_take_rate, expected_connection_from/until, attributes, updated_at."
     )
 
 

@@ -759,7 +759,7 @@ def test_the_openapi_schema_describes_the_areas_api(client, admin_user):
 
     paths = schema["paths"]
     assert set(paths["/api/areas/"]) == {"get"}
-    assert set(paths["/api/areas/{id}/"]) == {"get", "patch"}
+    assert set(paths["/api/areas/{id}/"]) == {"get", "patch", "delete"}
     assert set(paths["/api/areas/{id}/split/"]) == {"post"}
     assert set(paths["/api/areas/{id}/phase/"]) == {"post"}
     parameters = {p["name"] for p in paths["/api/areas/"]["get"]["parameters"]}

@@ -59,8 +59,9 @@ def test_conformance_lists_core_geojson_html_oas30_and_crs(get):
         assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{cls}" in conforms
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conforms
     assert "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update" in conforms
-    # No DELETE (areas are retired only by a split), so create-replace-delete is not claimed.
-    assert not any("create-replace-delete" in uri for uri in conforms)
+    assert "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete" in (
+        conforms
+    )
 
 
 def test_openapi_document_describes_every_path(get):
@@ -289,16 +290,19 @@ def test_bad_requests_get_an_ogc_exception(get, path, params, status, words):
     assert words in body["description"]
 
 
-def test_addresses_are_read_only_and_nothing_is_deleted(client, town):
+def test_addresses_are_read_only(client, town):
     headers = town.auth("write")
     response = client.post(
         "/ogc/collections/addresses/items", {}, content_type="application/json", headers=headers
     )
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD, OPTIONS"
-    response = client.delete(f"/ogc/collections/areas/items/{town.north.pk}", headers=headers)
+    address = town.addresses[0].pk
+    response = client.delete(f"/ogc/collections/addresses/items/{address}", headers=headers)
     assert response.status_code == 405
-    assert response["Allow"] == "GET, HEAD, PUT, PATCH, OPTIONS"
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+    options = client.options(f"/ogc/collections/areas/items/{town.north.pk}")
+    assert options["Allow"] == "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
 
 
 def test_options_tell_clients_what_they_may_do(client, town):
@@ -308,7 +312,7 @@ def test_options_tell_clients_what_they_may_do(client, town):
     assert response["Allow"] == "GET, HEAD, POST, OPTIONS"
     assert client.options("/ogc/collections/addresses/items")["Allow"] == "GET, HEAD, OPTIONS"
     item = client.options(f"/ogc/collections/areas/items/{town.east.pk}")
-    assert item["Allow"] == "GET, HEAD, PUT, PATCH, OPTIONS"
+    assert item["Allow"] == "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
 
 
 # --- Part 2: CRS ------------------------------------------------------------------------
@@ -392,3 +396,18 @@ def test_owner_staff_sessions_read_and_others_are_forbidden(client, town):
     )
     assert response.status_code == 403
     assert response.json()["code"] == "Forbidden"
+
+
+def test_a_retired_address_is_gone_and_circuits_are_properties(get, town):
+    from gis_core.models import Address
+    from gis_core.services import addresses_retire
+
+    first, second = town.addresses[0], town.addresses[1]
+    Address.objects.filter(pk=second.pk).update(circuit_ref="C-17", circuit_name="OLT1/3/17")
+    addresses_retire(address_ids=[first.pk], reason="gone from iqgeo")
+    assert get(f"/ogc/collections/addresses/items/{first.pk}").status_code == 404
+    page = get("/ogc/collections/addresses/items", limit=1000).json()
+    assert page["numberMatched"] == ADDRESSES - 1
+    feature = get(f"/ogc/collections/addresses/items/{second.pk}").json()
+    assert feature["properties"]["circuit_ref"] == "C-17"
+    assert feature["properties"]["circuit_name"] == "OLT1/3/17"

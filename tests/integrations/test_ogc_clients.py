@@ -149,3 +149,18 @@ def test_owslib_reads_collections_and_items(live_server, town):
     assert area["properties"]["code"] == "north"
     queryables = api.collection_queryables("addresses")
     assert "status" in queryables["properties"]
+
+
+def test_owslib_deletes_a_planning_area(live_server, town):
+    from owslib.ogcapi.features import Features
+
+    reader = Features(f"{live_server.url}/ogc/", headers=town.auth("read"))
+    assert (
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
+        in reader.conformance()["conformsTo"]
+    )
+    editor = Features(f"{live_server.url}/ogc/", headers=town.auth("write"))
+    assert editor.collection_item_delete("areas", str(town.east.pk))
+    assert [f["properties"]["code"] for f in reader.collection_items("areas")["features"]] == [
+        "north"
+    ]

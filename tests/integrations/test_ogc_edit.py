@@ -172,3 +172,58 @@ def test_only_operators_and_write_tokens_may_change(client, town, owner):
     client.force_login(town.planner)
     assert send(client, "patch", path, body, {}).status_code == 200
     assert Area.objects.get(pk=town.east.pk).name == "Ost 2"
+
+
+def test_delete_retires_a_planning_area_and_its_addresses_leave_it(client, town):
+    path = f"/ogc/collections/areas/items/{town.north.pk}"
+    etag = client.get(path, headers=town.auth("read"))["ETag"]
+    stale = {**town.auth("write"), "If-Match": '"1-1"'}
+    assert client.delete(path, headers=stale).status_code == 412
+    assert client.delete(path, headers=town.auth("read")).status_code == 403
+    response = client.delete(path, headers={**town.auth("write"), "If-Match": etag})
+    assert response.status_code == 204, response.content
+    # Gone for OGC clients: the item, the list and a second DELETE…
+    assert client.get(path, headers=town.auth("read")).status_code == 404
+    codes = [
+        f["properties"]["code"]
+        for f in client.get("/ogc/collections/areas/items", headers=town.auth("read")).json()[
+            "features"
+        ]
+    ]
+    assert codes == ["east"]
+    assert client.delete(path, headers=town.auth("write")).status_code == 404
+    # …kept in oanm's history, its addresses in no area now.
+    area = Area.objects.get(pk=town.north.pk)
+    assert not area.is_active and area.deleted_at is not None
+    assert not Address.objects.filter(area=area).exists()
+    assert Address.objects.filter(street="Müllerstraße", area__isnull=True).count() == len(
+        NORTH_ROW
+    )
+
+
+def test_delete_is_refused_past_planning_and_with_standing_signups(client, town):
+    from areas.models import Signup
+    from areas.services import area_start_demand_aggregation
+
+    headers = town.auth("write")
+    north = f"/ogc/collections/areas/items/{town.north.pk}"
+    Signup.objects.create(address=town.addresses[0], order_key="order:test-1")
+    response = client.delete(north, headers=headers)
+    assert response.status_code == 409
+    assert "1 standing signup" in response.json()["description"]
+    east = Area.objects.get(pk=town.east.pk)
+    area_start_demand_aggregation(area=east)
+    response = client.delete(f"/ogc/collections/areas/items/{east.pk}", headers=headers)
+    assert response.status_code == 409
+    assert "only an area still in planning" in response.json()["description"]
+    assert Area.objects.filter(is_active=True, deleted_at__isnull=True).count() == 2
+
+
+def test_the_areas_api_deletes_the_same_way(client, town):
+    client.force_login(town.planner)
+    response = client.delete(f"/api/areas/{town.east.pk}/")
+    assert response.status_code == 204, response.content
+    assert Area.objects.get(pk=town.east.pk).deleted_at is not None
+    response = client.delete(f"/api/areas/{town.east.pk}/")
+    assert response.status_code == 404
+    assert "deleted already" in response.json()["detail"]

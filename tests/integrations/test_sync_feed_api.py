@@ -1,10 +1,13 @@
 """/api/sync/: the change feed (pages, cursor, queries per page) and the address upsert
 (created once, idempotent, refused with a reason), behind sync-scoped owner tokens."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import OrganisationKind, Role, TokenScope
@@ -13,6 +16,7 @@ from areas.services import area_create
 from gis_core.models import Address, ExternalReference
 from gis_core.services import address_create
 from integrations.sync.models import Change
+from tests.gis_core.factories import AddressFactory
 
 # The feed serves only committed transactions older than the reader's: real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -280,3 +284,29 @@ def test_racing_retries_of_one_upsert_make_one_address():
     assert errors == []
     assert sorted(results) == [False, True]
     assert Address.objects.count() == ExternalReference.objects.count() == 1
+
+
+def test_pruning_forgets_old_changes_and_a_reader_behind_it_gets_a_410(sync_client):
+    from integrations.sync.feed import changes_prune
+    from integrations.sync.models import ChangePrune
+
+    old = [AddressFactory() for _ in range(3)]
+    _, cursor = read_all(sync_client)
+    Change.objects.filter(entity_id__in=[a.pk for a in old]).update(
+        changed_at=timezone.now() - timedelta(days=91)
+    )
+    recent = AddressFactory()
+    assert changes_prune(keep_days=90) == 3
+    assert changes_prune(keep_days=90) == 0  # nothing old is left
+    through = ChangePrune.objects.get()
+    # A reader that had read past the pruned changes reads on as before…
+    changes, _ = read_all(sync_client, since=cursor)
+    assert [c["id"] for c in changes] == [recent.pk]
+    # …one from the start, or from before the pruning, is told to take a full copy first.
+    response = sync_client.get(CHANGES, {"since": "0"})
+    assert response.status_code == 410
+    body = response.json()
+    assert body["code"] == "cursor_expired" and body["field"] == "since"
+    assert f"since={through.through_xid}.{through.through_id}" in body["detail"]
+    response = sync_client.get(CHANGES, {"since": f"{through.through_xid}.{through.through_id}"})
+    assert [c["id"] for c in response.json()["changes"]] == [recent.pk]

@@ -78,3 +78,21 @@ def test_an_area_is_logged_and_a_split_retires_its_parent():
     for child in result.children:
         assert ("area", child.pk, "insert") in logged("area")
     assert not Area.objects.get(pk=area.pk).is_active
+
+
+def test_retiring_an_address_and_deleting_an_area_are_logged_as_retire():
+    from areas.services import area_delete
+    from gis_core.services import addresses_reinstate, addresses_retire
+
+    address = address_create(location=Point(13.35, 52.55), street="Müllerstraße", house_number="1")
+    addresses_retire(address_ids=[address.pk], reason="gone from iqgeo")
+    addresses_retire(address_ids=[address.pk], reason="gone from iqgeo")  # no change: no row
+    addresses_reinstate(address_ids=[address.pk])
+    assert logged("address") == [
+        ("address", address.pk, "insert"),
+        ("address", address.pk, "retire"),
+        ("address", address.pk, "update"),
+    ]
+    area = area_create(name="Feld", code="f1", boundary=square(13.0, 52.0))
+    area_delete(area=area)
+    assert logged("area") == [("area", area.pk, "insert"), ("area", area.pk, "retire")]

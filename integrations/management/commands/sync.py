@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from integrations.iqgeo.client import IQGeoError
 from integrations.iqgeo.importer import sync_iqgeo
 from integrations.iqgeo.models import SyncRun
+from integrations.safety import SyncAlreadyRunning
 
 REJECTIONS_SHOWN = 20
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             run = sync_iqgeo(
                 full=options["full"], page_size=options["page_size"], progress=progress
             )
-        except IQGeoError as exc:
+        except (IQGeoError, SyncAlreadyRunning) as exc:
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()
@@ -49,7 +50,8 @@ class Command(BaseCommand):
             out.write(f"  … and {run.rejected - REJECTIONS_SHOWN} more (see run {run.pk})")
         summary = (
             f"IQGeo {run.mode} run {run.pk}: fetched {run.fetched}, created {run.created}, "
-            f"updated {run.updated}, unchanged {run.unchanged}, rejected {run.rejected} "
+            f"updated {run.updated}, unchanged {run.unchanged}, rejected {run.rejected}, "
+            f"retired {run.retired}, conflicts {run.conflicts} "
             f"in {run.duration_seconds:.1f} s"
         )
         if run.status != SyncRun.Status.SUCCEEDED:
