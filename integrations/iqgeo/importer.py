@@ -1,7 +1,7 @@
 """The IQGeo → oanm address import: page by page, each page upserted set-based.
 
-Each page of features is mapped (`mapping`), written to a GeoJSON file in EPSG:4326 and
-upserted by `gis_core.importing.import_addresses(system="iqgeo")` (keyed by
+Each page of features is mapped (`mapping`) to rows in EPSG:4326, staged with COPY and
+upserted by `gis_core.importing.import_address_rows(system="iqgeo")` (keyed by
 ExternalReference(system="iqgeo", external_id=feature id); one SQL statement set per page;
 IQGeo's address fields and location replace oanm's, oanm's own fields are never written).
 The page's upsert and the run record's counts and `next_offset` commit in one transaction,
@@ -21,16 +21,14 @@ that comes back reinstates its address (`gis_core.importing`).
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gis_core.importing import import_addresses
+from gis_core.importing import import_address_rows
 from gis_core.models import Address, ExternalReference
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
 from integrations.iqgeo.mapping import map_features
@@ -343,11 +341,7 @@ def _finish(run: SyncRun, started: float) -> None:
 
 
 def _upsert(rows: list[dict]):
-    with tempfile.TemporaryDirectory(prefix="iqgeo-") as directory:
-        path = Path(directory) / "page.geojson"
-        path.write_text(
-            json.dumps({"type": "FeatureCollection", "features": rows}), encoding="utf-8"
-        )
-        # Every column is named as oanm names it; unmapped ones (the extra properties)
-        # become attributes.
-        return import_addresses(path, system=SYSTEM)
+    # The mapped rows (GeoJSON features in EPSG:4326, properties named as oanm names them;
+    # unmapped ones, the extra properties, become attributes) are staged with COPY and go
+    # through the file import's checks and upsert: no file, no ogr2ogr process per page.
+    return import_address_rows(rows, system=SYSTEM)
