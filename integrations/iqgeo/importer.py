@@ -252,7 +252,12 @@ def _record_conflicts(rows: list[dict], run: SyncRun) -> int:
     """Log the fields of this page that IQGeo changed (its value differs from the last
     pulled one) while oanm changed them too (the stored value differs from the last pulled
     one, and from IQGeo's): one query for the page, one bulk insert. IQGeo wins (the
-    upsert that follows writes its value); returns how many conflicts were logged."""
+    upsert that follows writes its value); returns how many conflicts were logged. A page
+    none of whose features was pulled before (a first import) cannot conflict: one cheap
+    look at SyncState skips the rest."""
+    external_ids = [row["properties"]["external_id"] for row in rows]
+    if not SyncState.objects.filter(system=SYSTEM, external_id__in=external_ids).exists():
+        return 0
     remote = [
         {
             "external_id": row["properties"]["external_id"],
@@ -314,7 +319,8 @@ def _record_conflicts(rows: list[dict], run: SyncRun) -> int:
 
 def _remember_pulled(external_ids: list[str]) -> None:
     """Record, for the features just upserted, their tracked fields as now stored (what
-    was pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page."""
+    was pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page, which rewrites only
+    the states that changed (a re-run writes nothing; `pulled_at` is when they last did)."""
     if not external_ids:
         return
     with connection.cursor() as cursor:
@@ -329,6 +335,7 @@ def _remember_pulled(external_ids: list[str]) -> None:
              WHERE reference.system = %(system)s AND reference.external_id = ANY(%(ids)s)
             ON CONFLICT (system, external_id)
                DO UPDATE SET pulled = EXCLUDED.pulled, pulled_at = EXCLUDED.pulled_at
+               WHERE state.pulled IS DISTINCT FROM EXCLUDED.pulled
             """,
             {"ids": external_ids, "system": SYSTEM, "now": timezone.now()},
         )
