@@ -45,7 +45,7 @@ class AreaFilterForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "any", "placeholder": "100"}),
     )
     ready = forms.BooleanField(required=False, label="Ready to build only")
-    retired = forms.BooleanField(required=False, label="Include split areas")
+    retired = forms.BooleanField(required=False, label="Include split and deleted areas")
 
     def clean(self):
         cleaned = super().clean()

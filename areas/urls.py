@@ -13,4 +13,5 @@ urlpatterns: list = [
     path("areas/<int:pk>/", views.area_detail, name="detail"),
     path("areas/<int:pk>/phase/", views.area_phase, name="phase"),
     path("areas/<int:pk>/settings/", views.area_settings, name="settings"),
+    path("areas/<int:pk>/delete/", views.area_delete, name="delete"),
 ]

@@ -1,7 +1,8 @@
 """The area pages: the list (/areas/) with its exports, and an area's own page (/areas/<id>/).
 
-Owner staff read; operators (operator admins, planners) move phases and change settings,
-each through one service call. Figures are read from the kept `AreaFigures`, never counted.
+Owner staff read; operators (operator admins, planners) move phases, change settings and
+delete an area still in planning, each through one service call. Figures are read from the
+kept `AreaFigures`, never counted.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class HistoryEntry:
     """One line of an area's history, newest first on the page."""
 
     at: datetime
-    kind: str  # created, phase, split, split_from
+    kind: str  # created, phase, split, split_from, deleted
     actor: object = None
     reason: str = ""
     from_phase: str = ""
@@ -208,6 +209,8 @@ def _history(area: Area, split: AreaSplit | None, origin: AreaSplit | None) -> l
         )
         for change in changes
     ]
+    if area.deleted_at:
+        entries.append(HistoryEntry(at=area.deleted_at, kind="deleted"))
     if split:
         entries.append(
             HistoryEntry(
@@ -288,6 +291,9 @@ def area_detail(request, pk: int):
     )
     children = list(Area.objects.filter(parent=area).order_by("code"))
     may_change = is_operator(request.user) and area.is_active
+    # only an area still in planning may be deleted (the service also refuses one with a
+    # standing signup, and says so)
+    may_delete = may_change and area.phase == AreaPhase.PLANNING
     target_orders = math.ceil(area.target_take_rate * figures.homes)
     boundary = json.loads(area.boundary.geojson)
     context = {
@@ -303,6 +309,11 @@ def area_detail(request, pk: int):
         "origin": origin,
         "history": _history(area, split, origin),
         "may_change": may_change,
+        "may_delete": may_delete,
+        "delete_confirm": (
+            f"Delete area {area.code}? It goes off the map and the lists (kept in history),"
+            " its addresses go to the area around them, and its code stays taken."
+        ),
         "actions": _phase_actions(area) if may_change else [],
         "settings_form": AreaSettingsForm(
             initial={
@@ -372,6 +383,20 @@ def area_phase(request, pk: int):
     else:
         messages.success(request, f"{moved.code} is now in phase {moved.get_phase_display()}.")
     return redirect("areas:detail", pk=area.pk)
+
+
+@require_POST
+@operator_required
+def area_delete(request, pk: int):
+    """Delete an area drawn by mistake through its service; a refusal comes back as a message."""
+    area = get_object_or_404(Area, pk=pk)
+    try:
+        services.area_delete(area=area, actor=request.user, reason="deleted on its page")
+    except DomainError as error:
+        messages.error(request, f"{error.message[:1].upper()}{error.message[1:]}. Nothing changed.")
+        return redirect("areas:detail", pk=area.pk)
+    messages.success(request, f"Area {area.code} was deleted; its page stays as history.")
+    return redirect("areas:list")
 
 
 @require_POST

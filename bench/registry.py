@@ -24,6 +24,7 @@ ROW_MODULES = [
     "bench.billing",
     "bench.billing_kpis",
     "bench.ogc",
+    "bench.iqgeo",
 ]
 
 

@@ -130,14 +130,15 @@ def _stored_columns(conn: psycopg.Connection) -> set[str]:
     return {name for (name,) in rows}
 
 
-def _scratch_database(context: BenchContext) -> str:
-    """A fresh, migrated database holding the county's areas and no addresses.
+def scratch_database(context: BenchContext, suffix: str = "import") -> str:
+    """A fresh, migrated database `<county>_<suffix>` holding the county's areas and no
+    addresses.
 
     Made with migrate + COPY rather than as a template copy of the county, which would need
     everyone else off the county database."""
-    scratch = f"{context.county.database}_import"
+    scratch = f"{context.county.database}_{suffix}"
     databases.drop_database(scratch)
-    with step(f"import: a fresh {scratch} with the county's areas"):
+    with step(f"{suffix}: a fresh {scratch} with the county's areas"):
         databases.create_database(scratch)
         databases.migrate(scratch)
         with (
@@ -167,7 +168,7 @@ def import_throughput(context: BenchContext) -> list[Result]:
     geojson = county.ensure_geojson(context.county, rebuild=context.rebuild_files)
     copy_addresses, copy_references = ensure_copy_files(context)
     rows = context.county.addresses
-    scratch = _scratch_database(context)
+    scratch = scratch_database(context)
     try:
         with databases.connect(scratch) as conn:
             columns = ", ".join(COPY_COLUMNS)

@@ -120,6 +120,28 @@ def parse_point(value: Any, *, crs: Any = None) -> Point:
     return geometry
 
 
+def point_lon_lat(value: Any, *, crs: Any = None) -> tuple[float, float]:
+    """The (lon, lat) of a valid address location in 4326, as `parse_point` gives it.
+
+    A GeoJSON Point already in EPSG:4326 with two (or three) finite numbers in range (what a
+    sync reads by the hundred thousand) is checked in Python without building a GEOS
+    geometry; anything else goes through `parse_point`, with its errors.
+    """
+    if isinstance(value, dict) and value.get("type") == "Point" and "crs" not in value:
+        coordinates = value.get("coordinates")
+        if (
+            isinstance(coordinates, list | tuple)
+            and len(coordinates) in (2, 3)
+            and all(type(number) in (int, float) for number in coordinates)
+            and (crs is None or srid_from_crs(crs) == WGS84)
+        ):
+            lon, lat = float(coordinates[0]), float(coordinates[1])
+            if -180 <= lon <= 180 and -90 <= lat <= 90:  # False for NaN: parse_point says why
+                return lon, lat
+    point = parse_point(value, crs=crs)
+    return point.x, point.y
+
+
 def parse_multipolygon(value: Any, *, crs: Any = None) -> MultiPolygon:
     """A valid area boundary in 4326; a Polygon is promoted to a MultiPolygon."""
     geometry = parse_geometry(value, crs=crs)

@@ -1,13 +1,14 @@
 """Bulk address import: any GIS file → addresses, upserted by external reference, in SQL.
 
-The file is staged by ogr2ogr (`gis_core.staging`); then, in one transaction, one statement
-maps and checks every row (a reason for each rejected one), matches it to the stored
-address with the same (system, external id) and decides whether it is written (new, or
-different from what is stored). The `addresses.staged` event lets higher layers record
-what gis_core cannot know (the areas app: each written row's area, in one join); then
-three statements write only what changed: an UPDATE of the changed addresses, an
-INSERT … SELECT of the new ones and of their external references. The
-`addresses.imported` event closes the run, naming the areas the written rows left or joined.
+The file is staged by ogr2ogr (`gis_core.staging`), or rows already in memory (a sync's page
+of features, `import_address_rows`) are staged with COPY into a table of the same shape; then,
+in one transaction, one statement maps and checks every row (a reason for each rejected one),
+matches it to the stored address with the same (system, external id) and decides whether it
+is written (new, or different from what is stored). The `addresses.staged` event lets higher
+layers record what gis_core cannot know (the areas app: each written row's area, in one join);
+then three statements write only what changed: an UPDATE of the changed addresses, an
+INSERT … SELECT of the new ones and of their external references. The `addresses.imported`
+event closes the run, naming the areas the written rows left or joined.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -51,10 +53,17 @@ from gis_core.staging import (
     resolve_mapping,
     srid_label,
     staged_file,
+    staged_rows,
     to_wgs84_sql,
 )
 
-__all__ = ["ADDRESS_FIELDS", "ImportFailed", "ImportReport", "import_addresses"]
+__all__ = [
+    "ADDRESS_FIELDS",
+    "ImportFailed",
+    "ImportReport",
+    "import_address_rows",
+    "import_addresses",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +116,7 @@ def import_addresses(
     """
     started = time.monotonic()
     check_mapping_targets(mapping, ADDRESS_FIELDS)
-    if not SYSTEM_PATTERN.match(system or ""):
-        raise ImportFailed(
-            f"system must be a short slug such as osm or iqgeo, not {system!r}", field="system"
-        )
+    _check_system(system)
     report = ImportReport(import_id=str(uuid.uuid4()))
     with staged_file(
         path, prefix="addresses", srs=srs, where=where, layer=layer, progress=progress
@@ -124,6 +130,56 @@ def import_addresses(
     report.elapsed = time.monotonic() - started
     logger.debug("address import %s from %s: %s", report.import_id, path, report.summary())
     return report
+
+
+def import_address_rows(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    system: str = "osm",
+    srid: int = WGS84,
+    mapping: Mapping[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Create or update addresses from rows already in memory, keyed by (system, external id).
+
+    The same import as `import_addresses`, for a caller that holds the features itself (a
+    sync paging through a remote API): each row is a GeoJSON feature (`geometry`, and
+    `properties` named as in a file); the rows are staged with COPY into a temporary table
+    of the shape ogr2ogr gives a file (every property as text, the geometry as given in
+    `srid`, `ogc_row` = position, 1 = first) and go through the same checks and upsert.
+    No ogr2ogr process, no file. Bad rows are rejected with their reason, exactly as from a
+    file; raises ImportFailed (nothing changed) when the rows cannot be mapped.
+    """
+    started = time.monotonic()
+    check_mapping_targets(mapping, ADDRESS_FIELDS)
+    _check_system(system)
+    report = ImportReport(import_id=str(uuid.uuid4()))
+    rows = list(rows)
+    if not rows:
+        return report  # nothing to stage: no event, nothing touched
+    with transaction.atomic():
+        if progress:
+            progress("loading", 0, 100)
+        with connection.cursor() as cursor:
+            _keep_temp_tables_in_memory(cursor)
+        with staged_rows(rows, srid=srid) as staged:
+            if progress:
+                progress("loading", 100, 100)
+            resolved = resolve_mapping(staged.columns, mapping, ADDRESS_FIELDS)
+            require_mapped(resolved, "external_id", columns=staged.columns)
+            require_mapped(resolved, "street", columns=staged.columns)
+            report.read = staged.rows
+            _upsert(staged, resolved, system=system, report=report, progress=progress)
+    report.elapsed = time.monotonic() - started
+    logger.debug("address import %s of %d rows: %s", report.import_id, len(rows), report.summary())
+    return report
+
+
+def _check_system(system: str) -> None:
+    if not SYSTEM_PATTERN.match(system or ""):
+        raise ImportFailed(
+            f"system must be a short slug such as osm or iqgeo, not {system!r}", field="system"
+        )
 
 
 def _text(column: str | None) -> str:

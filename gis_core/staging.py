@@ -13,10 +13,12 @@ the console progress bar and the SQL that transforms geometries without failing 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import re
 import secrets
+import struct
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
 from django.db.transaction import TransactionManagementError
@@ -545,6 +547,102 @@ def staged_file(
         yield StagingTable(STAGING_SCHEMA, table, columns, srid, rows)
     finally:
         _drop(table)
+
+
+# --- rows already in memory: COPY into a temporary table of the same shape -------------
+
+ROWS_TABLE = "oanm_staged_rows"  # in pg_temp: private to the session, dropped after use
+EWKB_POINT = struct.Struct("<BIIdd")  # little endian, Point with SRID, x, y
+EWKB_POINT_TYPE = 0x20000001
+
+
+def _point_ewkb(coordinates: Any, srid: int) -> str | None:
+    """Hex EWKB of a GeoJSON Point's coordinates (x, y; a Z is dropped, as `-dim XY` does);
+    None when they are not two numbers."""
+    if not isinstance(coordinates, list | tuple) or len(coordinates) < 2:
+        return None
+    x, y = coordinates[0], coordinates[1]
+    if type(x) not in (int, float) or type(y) not in (int, float):
+        return None
+    return EWKB_POINT.pack(1, EWKB_POINT_TYPE, srid, x, y).hex()
+
+
+def geometry_ewkb(geometry: Any, srid: int) -> str | None:
+    """A GeoJSON geometry as hex EWKB in `srid` (coordinates untouched), None when there is
+    none or GDAL cannot read it: the checks then reject the row with "no geometry", as a file
+    with such a feature gives. Points, by far the most common, skip GDAL."""
+    if not isinstance(geometry, Mapping) or not geometry.get("type"):
+        return None
+    if geometry["type"] == "Point":
+        coordinates = geometry.get("coordinates")
+        if coordinates == []:
+            return f"SRID={srid};POINT EMPTY"
+        ewkb = _point_ewkb(coordinates, srid)
+        if ewkb is not None:
+            return ewkb
+    from django.contrib.gis.gdal import GDALException, OGRGeometry
+
+    try:
+        ogr = OGRGeometry(json.dumps({k: v for k, v in geometry.items() if k != "crs"}))
+        ogr.set_3d(False)
+    except (GDALException, TypeError, ValueError):
+        return None
+    return f"SRID={srid};{ogr.wkt}"
+
+
+def _text_value(value: Any) -> str | None:
+    """A property as the text a staged file column holds (objects and lists as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@contextmanager
+def staged_rows(rows: list[Mapping[str, Any]], *, srid: int = WGS84) -> Iterator[StagingTable]:
+    """Stage GeoJSON features held in memory as `staged_file` stages a file's: a temporary
+    table with `ogc_row` (1 = first), every property as a text column (in the order they
+    first appear), and `geom` in `srid`; loaded with one COPY on Django's connection (so in
+    the caller's transaction) and dropped when the block ends."""
+    columns: dict[str, None] = {}
+    for feature in rows:
+        for name in feature.get("properties") or ():
+            columns.setdefault(name, None)
+    clashes = sorted({ROW_COLUMN, GEOMETRY_COLUMN} & set(columns))
+    if clashes:
+        raise ImportFailed(
+            f"a property may not be named {' or '.join(clashes)}: the staging table uses it"
+        )
+    names = list(columns)
+    table = f"pg_temp.{ROWS_TABLE}"
+    definition = ", ".join(
+        [
+            f"{ROW_COLUMN} bigint",
+            *(f"{quote(name)} text" for name in names),
+            f"{GEOMETRY_COLUMN} geometry(Geometry, {int(srid)})",
+        ]
+    )
+    copied = ", ".join([ROW_COLUMN, *(quote(name) for name in names), GEOMETRY_COLUMN])
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMP TABLE {ROWS_TABLE} ({definition})")
+        try:
+            with cursor.copy(f"COPY {table} ({copied}) FROM STDIN") as copy:
+                for position, feature in enumerate(rows, start=1):
+                    properties = feature.get("properties") or {}
+                    copy.write_row(
+                        (
+                            position,
+                            *(_text_value(properties.get(name)) for name in names),
+                            geometry_ewkb(feature.get("geometry"), srid),
+                        )
+                    )
+            yield StagingTable("pg_temp", ROWS_TABLE, tuple(names), int(srid), len(rows))
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 # --- the command line, shared by import_addresses and import_areas ----------------------

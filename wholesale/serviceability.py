@@ -33,7 +33,10 @@ BEING_BUILT = "being_built"
 GATHERING_INTEREST = "gathering_interest"
 PLANNED = "planned"
 OUTSIDE = "outside"
-STATES = (AVAILABLE, BEING_BUILT, GATHERING_INTEREST, PLANNED, OUTSIDE)
+# The address was retired (its feature vanished from the GIS of record): it is kept, but no
+# longer in the network's records, so nothing can be had or ordered there.
+RETIRED = "retired"
+STATES = (AVAILABLE, BEING_BUILT, GATHERING_INTEREST, PLANNED, OUTSIDE, RETIRED)
 
 NEAREST_ADDRESS_METRES = 30
 # Boundary simplification for the small map (degrees, ~5 m) and GeoJSON precision (~0.1 m).
@@ -70,6 +73,7 @@ _ANSWER = """
 WITH {point}
 subject AS ({subject})
 SELECT s.address_id, a.label, ST_X(a.location), ST_Y(a.location), a.status,
+       a.retired_at IS NOT NULL,
        ar.id, ar.code, ar.name, ar.phase,
        ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(ar.boundary, %(tolerance)s)),
                     %(digits)s)::json,
@@ -260,7 +264,7 @@ def _offering(raw: dict) -> dict:
 
 def _answer(row) -> Serviceability:
     (
-        address_id, label, lon, lat, status,
+        address_id, label, lon, lat, status, retired,
         area_id, code, name, phase, boundary,
         target, window_from, window_until,
         homes, with_order, take_rate,
@@ -279,6 +283,8 @@ def _answer(row) -> Serviceability:
         if area_id is not None
         else None
     )
+    if retired:
+        return _retired(address)
     cost = (
         ConnectionCost(
             total=Decimal(total),
@@ -359,6 +365,22 @@ def _answer(row) -> Serviceability:
         can_register_interest=can_register_interest,
         connection_only_available=connection_only_available,
         booking_open=booking_open,
+    )
+
+
+def _retired(address: dict) -> Serviceability:
+    """A retired address answers with itself only: no area, offer, cost or way to sign up.
+
+    Its id may still be in a bookmark or an e-mail; the answer says plainly that the network
+    no longer knows it (never why: the retirement reason is the operators' note)."""
+    return Serviceability(
+        state=RETIRED,
+        headline="This address is no longer in the network's records.",
+        detail=(
+            "It may have been renumbered, merged with another or removed, so nothing can be"
+            " ordered here. Search for your address again to find its current entry."
+        ),
+        address=address,
     )
 
 

@@ -430,6 +430,13 @@ def interest_place(
     counts it (`interest_register`), the contact is kept here."""
     name, email, _ = _contact(name=name, email=email, phone="", consent=consent)
     address = Address.objects.select_for_update().get(pk=address.pk)
+    if address.retired_at is not None:
+        raise DomainError(
+            "this address is no longer in the network's records and takes no registrations"
+            " of interest; search for your address again",
+            code="address_retired",
+            field="address",
+        )
     if InterestRegistration.objects.filter(
         address=address, customer__email__iexact=email, interest__withdrawn_at=None
     ).exists():

@@ -315,7 +315,10 @@ IQGEO_FEATURE_TYPE = env("IQGEO_FEATURE_TYPE", "address")
 IQGEO_EXTRA_PROPERTIES = [
     name.strip() for name in env("IQGEO_EXTRA_PROPERTIES", "").split(",") if name.strip()
 ]
-IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "500"))
+# Features per request: each page is one HTTP request and one upsert (~30 statements), so
+# larger pages cost less per feature (bench row `iqgeo`, 100k features: pages of 500 took
+# 170 s, of 2,000 22 s, of 5,000 19 s).
+IQGEO_PAGE_SIZE = int(env("IQGEO_PAGE_SIZE", "5000"))
 # Write-back of each address's commercial state to its IQGeo feature, through the outbox
 # (docs/iqgeo.md "Write-back"; on whenever USE_IQGEO is). The IQGeo property each oanm field
 # is written to, as "field=property,…" over the defaults of integrations.iqgeo.writeback

@@ -1,7 +1,7 @@
 """The IQGeo → oanm address import: page by page, each page upserted set-based.
 
-Each page of features is mapped (`mapping`), written to a GeoJSON file in EPSG:4326 and
-upserted by `gis_core.importing.import_addresses(system="iqgeo")` (keyed by
+Each page of features is mapped (`mapping`) to rows in EPSG:4326, staged with COPY and
+upserted by `gis_core.importing.import_address_rows(system="iqgeo")` (keyed by
 ExternalReference(system="iqgeo", external_id=feature id); one SQL statement set per page;
 IQGeo's address fields and location replace oanm's, oanm's own fields are never written).
 The page's upsert and the run record's counts and `next_offset` commit in one transaction,
@@ -21,16 +21,14 @@ that comes back reinstates its address (`gis_core.importing`).
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gis_core.importing import import_addresses
+from gis_core.importing import import_address_rows
 from gis_core.models import Address, ExternalReference
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
 from integrations.iqgeo.mapping import map_features
@@ -254,7 +252,12 @@ def _record_conflicts(rows: list[dict], run: SyncRun) -> int:
     """Log the fields of this page that IQGeo changed (its value differs from the last
     pulled one) while oanm changed them too (the stored value differs from the last pulled
     one, and from IQGeo's): one query for the page, one bulk insert. IQGeo wins (the
-    upsert that follows writes its value); returns how many conflicts were logged."""
+    upsert that follows writes its value); returns how many conflicts were logged. A page
+    none of whose features was pulled before (a first import) cannot conflict: one cheap
+    look at SyncState skips the rest."""
+    external_ids = [row["properties"]["external_id"] for row in rows]
+    if not SyncState.objects.filter(system=SYSTEM, external_id__in=external_ids).exists():
+        return 0
     remote = [
         {
             "external_id": row["properties"]["external_id"],
@@ -316,7 +319,8 @@ def _record_conflicts(rows: list[dict], run: SyncRun) -> int:
 
 def _remember_pulled(external_ids: list[str]) -> None:
     """Record, for the features just upserted, their tracked fields as now stored (what
-    was pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page."""
+    was pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page, which rewrites only
+    the states that changed (a re-run writes nothing; `pulled_at` is when they last did)."""
     if not external_ids:
         return
     with connection.cursor() as cursor:
@@ -331,6 +335,7 @@ def _remember_pulled(external_ids: list[str]) -> None:
              WHERE reference.system = %(system)s AND reference.external_id = ANY(%(ids)s)
             ON CONFLICT (system, external_id)
                DO UPDATE SET pulled = EXCLUDED.pulled, pulled_at = EXCLUDED.pulled_at
+               WHERE state.pulled IS DISTINCT FROM EXCLUDED.pulled
             """,
             {"ids": external_ids, "system": SYSTEM, "now": timezone.now()},
         )
@@ -343,11 +348,7 @@ def _finish(run: SyncRun, started: float) -> None:
 
 
 def _upsert(rows: list[dict]):
-    with tempfile.TemporaryDirectory(prefix="iqgeo-") as directory:
-        path = Path(directory) / "page.geojson"
-        path.write_text(
-            json.dumps({"type": "FeatureCollection", "features": rows}), encoding="utf-8"
-        )
-        # Every column is named as oanm names it; unmapped ones (the extra properties)
-        # become attributes.
-        return import_addresses(path, system=SYSTEM)
+    # The mapped rows (GeoJSON features in EPSG:4326, properties named as oanm names them;
+    # unmapped ones, the extra properties, become attributes) are staged with COPY and go
+    # through the file import's checks and upsert: no file, no ogr2ogr process per page.
+    return import_address_rows(rows, system=SYSTEM)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.errors import DomainError
-from gis_core.geometry import parse_point, srid_from_crs
+from gis_core.geometry import point_lon_lat, srid_from_crs
 
 ADDRESS_COLUMNS = (
     "external_id",
@@ -107,7 +107,7 @@ def map_feature(
     if geometry.get("type") != "Point":
         return Rejected(external_id, f"not a point: expected a Point, got a {geometry.get('type')}")
     try:
-        point = parse_point(geometry, crs=srid_from_crs(crs))
+        lon, lat = point_lon_lat(geometry, crs=srid_from_crs(crs))
     except DomainError as exc:
         return Rejected(external_id, str(exc))
     street = " ".join(
@@ -136,7 +136,7 @@ def map_feature(
         row[name] = None if value in (None, "") else str(value)
     return {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
         "properties": row,
     }
 

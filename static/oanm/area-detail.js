@@ -320,7 +320,16 @@
     });
   }
 
+  function guardDeleteForm() {
+    const form = document.getElementById("delete-form");
+    if (!form) return;
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
   drawMap();
   drawCharts();
   guardPhaseButtons();
+  guardDeleteForm();
 })();

@@ -1,6 +1,6 @@
 /*
  * The planners' area map (/map/): areas by phase or take rate, addresses and demand from
- * the vector tiles, a popup per area (figures, open, split, phase moves), the split panel
+ * the vector tiles, a popup per area (figures, open, split, delete, phase moves), the split panel
  * (draw a line, half, share of orders; preview, then confirm) and the list of areas.
  *
  * Configuration comes from the page (<script id="map-config">, see areas/map_views.py);
@@ -45,19 +45,21 @@
     return input ? input.value : "";
   }
 
-  /** POST JSON to our API; resolves {ok, status, data}; `data.detail` carries the message. */
-  async function postJson(target, body) {
+  /** A write to our API (with the CSRF token); resolves {ok, status, data}; `data.detail`
+   * carries the message (null data for a 204). */
+  async function sendJson(method, target, body) {
     let response;
     try {
       response = await fetch(target, {
-        method: "POST",
+        method: method,
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-        body: JSON.stringify(body),
+        body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
       return { ok: false, status: 0, data: { detail: "the server could not be reached" } };
     }
+    if (response.status === 204) return { ok: true, status: 204, data: null };
     let data = null;
     try {
       data = await response.json();
@@ -65,6 +67,11 @@
       data = { detail: `the server answered ${response.status} without a message` };
     }
     return { ok: response.ok, status: response.status, data: data };
+  }
+
+  /** POST JSON to our API; resolves {ok, status, data}. */
+  function postJson(target, body) {
+    return sendJson("POST", target, body);
   }
 
   function errorMessage(data) {
@@ -176,6 +183,9 @@
       `<div class="popup-actions"><a class="button" href="${url(config.urls.areaPage, { id: f.id })}" data-action="open">Open</a>`;
     if (config.isOperator) {
       html += ` <button type="button" data-action="split">Split…</button>`;
+      // only an area still in planning can be deleted (one drawn by mistake); the server
+      // also refuses one with a standing signup, and says so
+      if (f.phase === "planning") html += ` <button type="button" class="danger" data-action="delete">Delete area…</button>`;
     }
     html += `</div>`;
     if (moves.length) {
@@ -209,6 +219,46 @@
     );
     const splitButton = root.querySelector("[data-action=split]");
     if (splitButton) splitButton.addEventListener("click", () => split.start(areas.selected()));
+    const deleteButton = root.querySelector("[data-action=delete]");
+    if (deleteButton) deleteButton.addEventListener("click", () => deleteArea(root.querySelector("[data-area-id]").dataset.areaId));
+  }
+
+  /** Delete the area of the popup (after a confirm): DELETE /api/areas/{id}/; on a refusal
+   * (409: not in planning, a standing signup) the server's message shows in the popup. */
+  async function deleteArea(id) {
+    const feature = areaFeature(id);
+    if (!feature) return null;
+    const f = figuresOf(feature);
+    const title = f.name && f.name !== f.code ? `${f.code} ${f.name}` : f.code;
+    const question =
+      `Delete area ${title}? It goes off the map and the lists (kept in history), ` +
+      `its addresses go to the area around them, and its code stays taken.`;
+    if (!window.confirm(question)) return null;
+    const root = popup.getElement();
+    const errorBox = root ? root.querySelector("[data-popup-error]") : null;
+    const button = root ? root.querySelector("[data-action=delete]") : null;
+    if (button) button.disabled = true;
+    const result = await sendJson("DELETE", url(config.urls.area, { id: id }));
+    if (!result.ok) {
+      if (errorBox) {
+        errorBox.textContent = errorMessage(result.data);
+        errorBox.hidden = false;
+      } else flash(errorMessage(result.data), "error");
+      if (button) button.disabled = false;
+      return result;
+    }
+    map.closePopup(popup);
+    areas.select(null);
+    try {
+      await areas.refresh();
+    } catch (error) {
+      flash(error.message, "error");
+      return result;
+    }
+    flash(`Area ${f.code} was deleted.`, "success");
+    if (layerState.addresses) addresses.redraw();
+    if (layerState.demand) showDemand();
+    return result;
   }
 
   async function movePhase(to) {
@@ -992,6 +1042,7 @@
     addresses: addresses,
     demand: { state: demandState, heat: heat, show: showDemand, points: () => demandPoints },
     split: split,
+    deleteArea: deleteArea,
     focusArea: focusArea,
     config: config,
   };

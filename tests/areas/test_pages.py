@@ -254,6 +254,7 @@ def _doors(area: Area) -> list[tuple[str, str]]:
         ("get", f"/areas/{area.pk}/"),
         ("post", f"/areas/{area.pk}/phase/"),
         ("post", f"/areas/{area.pk}/settings/"),
+        ("post", f"/areas/{area.pk}/delete/"),
     ]
 
 
@@ -288,6 +289,10 @@ def test_finance_reads_the_pages_but_may_not_change_anything(town, client, finan
     assert "Split on the map" not in page.text
 
     assert client.post(f"/areas/{area.pk}/phase/", {"to": "in_deployment"}).status_code == 403
+    planning = town["13347"]
+    assert 'id="delete-form"' not in client.get(f"/areas/{planning.pk}/").text
+    assert client.post(f"/areas/{planning.pk}/delete/").status_code == 403
+    assert Area.objects.get(pk=planning.pk).deleted_at is None
     assert (
         client.post(
             f"/areas/{area.pk}/settings/", {"name": "x", "target_percent": "10"}
@@ -327,6 +332,7 @@ def test_the_action_doors_take_only_post(town, planner_client):
     area = town["13349"]
     assert planner_client.get(f"/areas/{area.pk}/phase/").status_code == 405
     assert planner_client.get(f"/areas/{area.pk}/settings/").status_code == 405
+    assert planner_client.get(f"/areas/{area.pk}/delete/").status_code == 405
 
 
 # --- the area page -----------------------------------------------------------------
@@ -674,3 +680,57 @@ def test_a_phase_move_posted_for_a_split_area_is_refused_with_a_message(split_to
     ]
     stored = Area.objects.get(pk=parent.pk)
     assert (stored.phase, stored.is_active) == (AreaPhase.DEMAND_AGGREGATION, False)
+
+
+# --- deleting an area from its page ----------------------------------------------------------
+
+
+def test_only_an_area_in_planning_offers_delete_with_a_confirm(town, planner_client):
+    planning = planner_client.get(f"/areas/{town['13347'].pk}/")
+    gathering = planner_client.get(f"/areas/{town['13349'].pk}/")
+
+    form = re.search(r'<form [^>]*id="delete-form"[^>]*>', planning.text).group(0)
+    assert f'action="/areas/{town["13347"].pk}/delete/"' in form
+    assert 'data-confirm="Delete area 13347? It goes off the map and the lists' in form
+    assert 'id="delete-form"' not in gathering.text
+
+
+def test_a_planner_deletes_an_area_in_planning_and_its_page_stays_as_history(town, planner_client):
+    area = town["13347"]
+
+    response = planner_client.post(f"/areas/{area.pk}/delete/", follow=True)
+
+    assert response.redirect_chain[-1][0] == LIST
+    assert messages_of(response) == ["Area 13347 was deleted; its page stays as history."]
+    stored = Area.objects.get(pk=area.pk)
+    assert stored.is_active is False and stored.deleted_at is not None
+    assert "13347" not in row_codes(planner_client.get(LIST))
+    listed = planner_client.get(LIST, {"retired": "on"})
+    row = re.search(r'<tr [^>]*data-code="13347" class="retired">.*?</tr>', listed.text, re.S)
+    assert '<span class="badge retired">deleted</span>' in row.group(0)
+    page = planner_client.get(f"/areas/{area.pk}/")
+    text = squash(page.text)
+    assert '<span class="badge retired">deleted</span>' in text
+    assert "This area was deleted on" in text and "stays here as history" in text
+    assert "This area was split" not in text
+    assert re.findall(r'<li class="event ([a-z_]+)">', page.text) == ["deleted", "created"]
+    for form in ("phase-form", "settings-form", "delete-form"):
+        assert f'id="{form}"' not in page.text
+
+
+def test_a_refused_delete_is_a_message_and_changes_nothing(town, planner_client):
+    standing = area_with_demand(code="13359", name="Humboldthain", column=6, homes=3, orders=1)
+
+    with_signup = planner_client.post(f"/areas/{standing.pk}/delete/", follow=True)
+    gathering = planner_client.post(f"/areas/{town['13349'].pk}/delete/", follow=True)
+
+    assert with_signup.redirect_chain[-1][0] == f"/areas/{standing.pk}/"
+    assert messages_of(with_signup) == [
+        "Area 13359 has 1 standing signup; it cannot be deleted while they stand. Nothing changed."
+    ]
+    assert messages_of(gathering) == [
+        "Area 13349 is demand aggregation: only an area still in planning can be deleted."
+        " Nothing changed."
+    ]
+    assert not Area.objects.filter(deleted_at__isnull=False).exists()
+    assert Area.objects.filter(is_active=True).count() == 6

@@ -126,3 +126,34 @@ def test_declining_the_confirmation_changes_nothing(sign_in, town):
     assert page.url.endswith(f"/areas/{area.pk}/")
     assert Area.objects.get(pk=area.pk).phase == AreaPhase.DEMAND_AGGREGATION
     assert page.js_errors == []
+
+
+def test_deleting_an_area_in_planning_from_its_page_asks_first(sign_in, town):
+    page = sign_in("planner", "x-pass-123")
+    area = town["13347"]
+    page.goto(f"/areas/{area.pk}/")
+    posts = []
+    page.on("request", lambda request: request.method == "POST" and posts.append(request.url))
+    questions = []
+
+    # declined: nothing is sent (the form's submit is stopped in the same task as the click)
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.click("#delete-form button[data-action=delete]")
+    page.wait_for_function("() => document.readyState === 'complete'")
+    assert posts == []
+    assert Area.objects.get(pk=area.pk).deleted_at is None
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-form button[data-action=delete]")
+    page.wait_for_selector(".message.success")
+    assert questions == [
+        "Delete area 13347? It goes off the map and the lists (kept in history), its addresses"
+        " go to the area around them, and its code stays taken."
+    ]
+    assert page.url.endswith("/areas/")
+    assert page.text_content(".message.success").strip() == (
+        "Area 13347 was deleted; its page stays as history."
+    )
+    assert "13347" not in codes_on(page)
+    assert Area.objects.get(pk=area.pk).deleted_at is not None
+    assert page.js_errors == []

@@ -278,3 +278,25 @@ def test_a_misspelt_street_offers_did_you_mean_which_searches_again(new_page, to
     assert page.input_value("#address-q") == ""
     assert page.js_errors == []
     assert page.outside_requests == []
+
+
+def test_a_retired_address_says_so_on_a_phone_with_nothing_to_sign(new_page, town):  # noqa: F811
+    from gis_core.services import addresses_retire
+
+    home = town.address("in_deployment")
+    addresses_retire(address_ids=[home.pk], reason="feature gone from IQGeo")
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+
+    response = page.goto(f"/lookup/address/{home.pk}/")
+
+    assert response.status == 200
+    _fits(page)
+    assert page.text_content("[data-headline]").strip() == (
+        "This address is no longer in the network's records."
+    )
+    assert page.get_attribute("section.answer", "data-state") == "retired"
+    assert page.locator("[data-signup], [data-action=interest], [data-offer-list]").count() == 0
+    page.click("[data-action=search-again]")
+    page.wait_for_url("**/lookup/")
+    assert page.js_errors == []
+    assert page.outside_requests == []

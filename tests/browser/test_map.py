@@ -16,6 +16,7 @@ from accounts.roles import Role
 from accounts.services import user_create
 from areas.models import Area, AreaSplit
 from areas.services import area_create, area_start_demand_aggregation, interest_register
+from gis_core.models import Address
 from gis_core.services import address_create
 from wholesale.services import order_place
 
@@ -27,6 +28,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WEST = (13.330, 52.550, 13.336, 52.554)
 EAST = (13.336, 52.550, 13.342, 52.554)
 SOUTH = (13.330, 52.546, 13.342, 52.550)
+NORTH = (13.330, 52.554, 13.342, 52.558)  # drawn by mistake in the delete tests
 
 
 def grid(bbox, columns, rows):
@@ -357,6 +359,7 @@ def test_owner_staff_who_are_not_operators_get_no_plan_changing_buttons(sign_in,
     popup.wait_for()
     assert popup.locator("a[data-action=open]").count() == 1
     assert popup.locator("[data-action=split]").count() == 0
+    assert popup.locator("[data-action=delete]").count() == 0  # east is in planning
     assert popup.locator("[data-phase]").count() == 0
     assert page.locator("#split-panel").is_hidden()
     assert page.js_errors == []
@@ -435,4 +438,94 @@ def test_demand_of_the_selected_area_only(sign_in, town):
     with page.expect_request(lambda r: "/tiles/demand/" in r.url and f"?area={east.pk}" in r.url):
         page.check("[data-demand-area-only]")
     page.wait_for_function("() => oanmMap.demand.heat.points === 4")  # 1 order, 3 interests
+    assert page.js_errors == []
+
+
+# --- deleting an area ------------------------------------------------------------------------
+
+
+def deletes_sent(page):
+    """Record the DELETE requests the page sends from now on."""
+    sent = []
+    page.on("request", lambda request: request.method == "DELETE" and sent.append(request.url))
+    return sent
+
+
+def test_deleting_an_area_in_planning_takes_it_off_the_map_and_the_list(sign_in, town):
+    north = area_create(name="Versehen", code="10004", boundary=Polygon.from_bbox(NORTH))
+    north_homes = homes(grid(NORTH, 2, 2), "Ungarnstraße")
+    interest_register(address=north_homes[0])  # an interest is no signup: it may go
+    ids = [home.pk for home in north_homes]
+    assert [home.area_id for home in Address.objects.filter(pk__in=ids)] == [north.pk] * 4
+    page = as_planner(sign_in, f"/map/?area={north.pk}&addresses=off&demand=off")
+    popup = page.locator(".area-popup")
+    popup.wait_for()
+    assert popup.locator("[data-action=delete]").inner_text() == "Delete area…"
+    sent = deletes_sent(page)
+    questions = []
+
+    # a dismissed confirm changes nothing
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    popup.locator("[data-action=delete]").click()
+    page.wait_for_function("() => document.querySelector('.area-popup') !== null")
+    assert sent == []
+    assert questions == [
+        "Delete area 10004 Versehen? It goes off the map and the lists (kept in history), its"
+        " addresses go to the area around them, and its code stays taken."
+    ]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda r: r.request.method == "DELETE") as answer:
+        popup.locator("[data-action=delete]").click()
+    assert answer.value.status == 204
+    assert answer.value.url.endswith(f"/api/areas/{north.pk}/")
+    page.wait_for_function(f"() => oanmMap.areas.find({north.pk}) === null")
+    page.wait_for_selector(".map-flash.success")
+    assert page.inner_text(".map-flash") == "Area 10004 was deleted."
+    assert area_codes_on_map(page) == ["10001", "10002", "10003"]
+    assert page.locator("path.oanm-area").count() == 3
+    assert sorted(page.locator(".area-row .code").all_inner_texts()) == ["10001", "10002", "10003"]
+    page.locator(".area-popup").wait_for(state="detached")  # Leaflet fades it out
+    north.refresh_from_db()
+    assert north.is_active is False and north.deleted_at is not None
+    # no other area holds them: they are in none now
+    assert [home.area_id for home in Address.objects.filter(pk__in=ids)] == [None] * 4
+    assert sent == [answer.value.url]
+    assert page.js_errors == []
+    assert page.outside_requests == []
+
+
+def test_an_area_past_planning_has_no_delete_action(sign_in, town):
+    page = as_planner(sign_in, f"/map/?area={town['west'].pk}")
+    popup = page.locator(".area-popup")
+    popup.wait_for()
+    assert popup.locator("h3 .code").inner_text() == "10001"  # in demand aggregation
+    assert popup.locator("[data-action=split]").count() == 1
+    assert popup.locator("[data-action=delete]").count() == 0
+    # once moved back to planning, it has one
+    popup.locator("[data-phase=planning]").click()
+    page.wait_for_selector(".map-flash.success")
+    page.locator(".area-popup [data-action=delete]").wait_for()
+    assert page.js_errors == []
+
+
+def test_a_refused_delete_shows_the_servers_message_and_changes_nothing(sign_in, town):
+    east = town["east"]  # in planning, with one standing signup
+    page = as_planner(sign_in, f"/map/?area={east.pk}&addresses=off&demand=off")
+    popup = page.locator(".area-popup")
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda r: r.request.method == "DELETE") as answer:
+        popup.locator("[data-action=delete]").click()
+    assert answer.value.status == 409
+    assert answer.value.json()["code"] == "area_has_signups"
+    error = popup.locator("[data-popup-error]")
+    error.wait_for()
+    assert error.inner_text() == answer.value.json()["detail"]
+    assert error.inner_text() == (
+        "area 10002 has 1 standing signup; it cannot be deleted while they stand"
+    )
+    assert popup.locator("[data-action=delete]").is_enabled()
+    east.refresh_from_db()
+    assert east.is_active is True and east.deleted_at is None
+    assert area_codes_on_map(page) == ["10001", "10002", "10003"]
     assert page.js_errors == []

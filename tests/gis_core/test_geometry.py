@@ -4,7 +4,13 @@ import pytest
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
 
 from common.errors import InvalidGeometry
-from gis_core.geometry import parse_geometry, parse_multipolygon, parse_point, srid_from_crs
+from gis_core.geometry import (
+    parse_geometry,
+    parse_multipolygon,
+    parse_point,
+    point_lon_lat,
+    srid_from_crs,
+)
 
 # Leopoldplatz-ish, lon 13.35 lat 52.55, in ETRS89 / UTM zone 33N (EPSG:25833).
 UTM_EAST, UTM_NORTH = 388124.06, 5823492.67
@@ -186,6 +192,32 @@ def test_parse_point_refuses_a_polygon():
     with pytest.raises(InvalidGeometry) as raised:
         parse_point("POLYGON((13.33 52.55, 13.34 52.55, 13.34 52.56, 13.33 52.55))")
     assert raised.value.message == "expected a Point, got a Polygon"
+
+
+@pytest.mark.parametrize(
+    ("value", "crs"),
+    [
+        ({"type": "Point", "coordinates": [LON, LAT]}, None),
+        ({"type": "Point", "coordinates": [13, 52, 34.5]}, "EPSG:4326"),
+        ({"type": "Point", "coordinates": [UTM_EAST, UTM_NORTH]}, UTM_URN),
+        ("POINT(13.35 52.55)", None),
+    ],
+)
+def test_point_lon_lat_is_what_parse_point_gives(value, crs):
+    point = parse_point(value, crs=crs)
+    assert point_lon_lat(value, crs=crs) == (point.x, point.y)
+
+
+@pytest.mark.parametrize(
+    "coordinates", [[213.35, 52.55], [13.35, float("nan")], [13.35, 95], ["13.35", "52.55"]]
+)
+def test_point_lon_lat_refuses_what_parse_point_refuses_with_its_reason(coordinates):
+    value = {"type": "Point", "coordinates": coordinates}
+    with pytest.raises(InvalidGeometry) as expected:
+        parse_point(value)
+    with pytest.raises(InvalidGeometry) as raised:
+        point_lon_lat(value)
+    assert raised.value.message == expected.value.message
 
 
 def test_parse_multipolygon_promotes_a_polygon():

@@ -663,6 +663,22 @@ def test_network_address_shows_status_and_only_the_callers_offerings_and_orders(
     assert "Kiez Online" not in text and "Kiez 1000" not in text  # nothing of the other ISP
 
 
+def test_network_address_of_a_retired_address_says_so_and_takes_no_order(town, api_a, connected):
+    from gis_core.services import addresses_retire
+
+    mine = order_for(town, connected)
+    addresses_retire(address_ids=[connected.pk], reason="feature gone")
+
+    body = api_a.get(f"/api/isp/network/addresses/{connected.pk}/").json()
+
+    assert body["state"] == "retired"
+    assert body["address"]["id"] == connected.pk
+    assert body["area"] is None and body["window"] is None
+    assert body["served"] is False and body["can_order"] is False
+    assert body["offerings"] == []
+    assert [order["id"] for order in body["orders"]] == [mine.pk]  # kept with its address
+
+
 def test_network_address_of_no_address_is_a_404(api_a):
     assert_refused(api_a.get("/api/isp/network/addresses/999999/"), 404)
 

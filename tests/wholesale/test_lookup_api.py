@@ -9,7 +9,7 @@ from rest_framework.settings import api_settings
 
 from tests.wholesale.conftest import build
 from tests.wholesale.factories import OrderFactory
-from wholesale.models import Order
+from wholesale.models import InterestRegistration, Order
 from wholesale.services import connection_cost_terms_set
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +41,36 @@ def test_serviceability_by_address_is_the_answer_as_a_dict(client, town):
     assert response.status_code == 200
     assert response.json() == serviceability_for_address(home.pk).as_dict()
     assert response.json()["state"] == "available"
+
+
+def test_a_retired_address_answers_200_retired_and_takes_no_signup_or_interest(client, town):
+    from gis_core.services import addresses_retire
+
+    home = build(town.address("in_deployment"), "connected")
+    addresses_retire(address_ids=[home.pk], reason="feature gone")
+
+    answer = client.get("/api/serviceability/", {"address": home.pk})
+    signup = _post(
+        client, "/api/signups/", {**SIGNUP, "address": home.pk, "offering": town.offerings[0].pk}
+    )
+    interest = _post(
+        client,
+        "/api/interests/",
+        {"address": home.pk, "name": "Max", "email": "max@example.org", "consent": True},
+    )
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["state"] == "retired"
+    assert body["headline"] == "This address is no longer in the network's records."
+    assert body["offerings"] == [] and body["area"] is None and body["connection_cost"] is None
+    assert body["can_sign_up"] is False and body["can_register_interest"] is False
+    assert signup.status_code == 400
+    assert signup.json()["code"] == "address_retired" and signup.json()["field"] == "address"
+    assert interest.status_code == 400
+    assert interest.json()["code"] == "address_retired" and interest.json()["field"] == "address"
+    assert Order.objects.count() == 0
+    assert not InterestRegistration.objects.exists()
 
 
 def test_serviceability_by_point(client, town):

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from areas.services import area_set_expected_connection, interest_register, signup_record
+from gis_core.services import addresses_retire
 from tests.wholesale.conftest import build
 from tests.wholesale.factories import OfferingFactory
 from wholesale.lifecycle import BookingStatus, OrderStatus
@@ -219,6 +220,62 @@ def test_planned_offers_interest_and_outside_says_so_plainly(client, town):
     assert 'data-state="outside"' in outside.content.decode()
     assert "Outside our network" in _text(outside)
     assert "data-offer-list" not in outside.content.decode()
+
+
+def test_a_retired_address_says_so_with_no_offer_signup_or_interest(client, town):
+    _cost(town)
+    home = build(town.address("in_deployment"), "connected")
+    addresses_retire(address_ids=[home.pk], reason="feature gone from IQGeo")
+
+    response = client.get(f"/lookup/address/{home.pk}/")
+
+    body, text = response.content.decode(), _text(response)
+    assert response.status_code == 200
+    assert 'data-state="retired"' in body
+    assert "No longer in our records" in text
+    assert "This address is no longer in the network's records." in text
+    assert "Search for your address again" in text
+    assert "IQGeo" not in text
+    for absent in ("data-offer-list", "data-signup", 'data-action="interest"', "/signup/"):
+        assert absent not in body
+    assert "/interest/" not in body and "data-connection-only" not in body
+    assert "Connection cost" not in text
+
+
+def test_a_retired_addresses_forms_are_closed_with_a_message(client, town):
+    home = town.address("demand_aggregation")
+    addresses_retire(address_ids=[home.pk], reason="gone")
+    headline = "This address is no longer in the network's records."
+
+    signup = client.post(
+        f"/lookup/address/{home.pk}/signup/",
+        {"offering": town.offerings[0].pk, "consent": "on", **ERIKA},
+        follow=True,
+    )
+    interest = client.post(
+        f"/lookup/address/{home.pk}/interest/",
+        {"name": "E", "email": "e@example.org", "consent": "on"},
+        follow=True,
+    )
+
+    for response in (signup, interest):
+        assert response.redirect_chain[-1][0] == f"/lookup/address/{home.pk}/"
+        assert _messages(response) == [headline]
+    assert Order.objects.count() == 0
+    assert InterestRegistration.objects.count() == 0
+
+
+def test_an_order_at_an_address_retired_since_says_it_is_looked_into(client, town):
+    order = _sign_up(town, town.address("demand_aggregation"), town.offerings[0])
+    addresses_retire(address_ids=[order.address_id], reason="gone")
+
+    response = client.get(f"/lookup/orders/{order.manage_token}/")
+
+    assert response.status_code == 200
+    text = _text(response)
+    assert order.reference in text
+    assert "Your address is no longer in the network's records." in text
+    assert response.context["slots"] == []
 
 
 def test_an_unknown_address_is_a_404_page(client, town):

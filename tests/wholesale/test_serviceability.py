@@ -344,3 +344,40 @@ def test_a_retired_parent_area_is_never_the_answer(town):
     lon, lat = CORNERS["planning"]
     home = AddressFactory(location=Point(lon - 0.01, lat, srid=4326))
     assert serviceability_for_address(home.pk).state == "outside"
+
+
+def test_a_retired_address_answers_that_it_is_no_longer_in_the_records(town):
+    from gis_core.services import addresses_retire
+
+    connection_cost_terms_set(area=town.areas["live"], total="300", billed_by=town.billing)
+    home = build(town.address("live"), "connected")
+    addresses_retire(address_ids=[home.pk], reason="feature gone from IQGeo")
+
+    answer = serviceability_for_address(home.pk)
+
+    assert answer.state == "retired"
+    assert answer.headline == "This address is no longer in the network's records."
+    assert "Search for your address again" in answer.detail
+    assert "IQGeo" not in answer.headline + answer.detail  # the reason is the operators' note
+    assert answer.address["id"] == home.pk and answer.address["label"] == home.label
+    assert answer.area is None and answer.window is None and answer.demand is None
+    assert answer.offerings == [] and answer.connection_cost is None
+    assert answer.can_sign_up is False
+    assert answer.can_register_interest is False
+    assert answer.connection_only_available is False
+    assert answer.booking_open is False
+
+
+def test_a_retired_address_is_one_query_and_answers_again_once_reinstated(
+    town, django_assert_num_queries
+):
+    from gis_core.services import addresses_reinstate, addresses_retire
+
+    home = town.address("demand_aggregation")
+    addresses_retire(address_ids=[home.pk], reason="gone")
+    with django_assert_num_queries(1):
+        assert serviceability_for_address(home.pk).state == "retired"
+
+    addresses_reinstate(address_ids=[home.pk])
+
+    assert serviceability_for_address(home.pk).state == "gathering_interest"

@@ -18,6 +18,7 @@ STATE_TONES = {
     "gathering_interest": ("Gathering interest", "warn"),
     "planned": ("Planned", "muted"),
     "outside": ("Outside our network", "muted"),
+    "retired": ("No longer in our records", "muted"),
 }
 
 # What happens next for an order, by its status.
@@ -39,6 +40,16 @@ ORDER_NEXT_STEPS = {
     "active": "Your service is live.",
     "terminated": "This service has ended.",
     "cancelled": "This order was cancelled. You can sign up again at any time.",
+    # the address of a live order was retired from the network's records since
+    "received:retired": (
+        "Your address is no longer in the network's records. We are looking into your order "
+        "and contact you by e-mail."
+    ),
+    "awaiting_infrastructure:retired": (
+        "Your address is no longer in the network's records. We are looking into your order "
+        "and contact you by e-mail."
+    ),
+    "cancelled:retired": "This order was cancelled.",
 }
 
 

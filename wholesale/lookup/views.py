@@ -32,7 +32,7 @@ from wholesale.lookup import display
 from wholesale.lookup.forms import BookingForm, InterestForm, SearchForm, SignupForm
 from wholesale.models import InstallationSlot, Offering, Order
 from wholesale.selectors import available_slots
-from wholesale.serviceability import serviceability_for_address
+from wholesale.serviceability import RETIRED, serviceability_for_address
 from wholesale.services import (
     booking_cancel,
     booking_create,
@@ -178,6 +178,11 @@ def _asking(pk: int) -> tuple[dict, Address, str]:
     return answer, get_object_or_404(Address, pk=pk), reverse("lookup:address", args=[pk])
 
 
+def _closed(answer: dict, otherwise: str) -> str:
+    """Why a form is closed: a retired address says so (its headline), others `otherwise`."""
+    return answer["headline"] if answer["state"] == RETIRED else otherwise
+
+
 def _chosen(answer: dict, request) -> tuple[dict | None, bool]:
     """The offering asked for (it must be one of the address's offers) or connection-only."""
     connection_only = (request.POST or request.GET).get("connection_only") in ("1", "true", "on")
@@ -193,7 +198,7 @@ def signup(request, pk: int):
     """The signup form, with the connection cost first in its summary; POST signs up."""
     answer, address, back = _asking(pk)
     if not answer["can_sign_up"]:
-        messages.info(request, "This address cannot be signed up for yet.")
+        messages.info(request, _closed(answer, "This address cannot be signed up for yet."))
         return redirect(back)
     chosen, connection_only = _chosen(answer, request)
     if connection_only and not answer["connection_only_available"]:
@@ -246,7 +251,8 @@ def interest(request, pk: int):
     """Register interest (no commitment); it counts in the area's demand."""
     answer, address, back = _asking(pk)
     if not answer["can_register_interest"]:
-        messages.info(request, "Registering interest is not open for this address.")
+        closed = "Registering interest is not open for this address."
+        messages.info(request, _closed(answer, closed))
         return redirect(back)
     form = InterestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -80,6 +80,7 @@ STATE_LABELS = {
     "gathering_interest": "gathering interest",
     "planned": "planned",
     "outside": "outside the network",
+    "retired": "no longer in the network's records",
 }
 
 
