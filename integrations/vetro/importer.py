@@ -1,8 +1,8 @@
 """The VETRO → oanm pull: service locations page by page, each page upserted set-based, and
 the field's progress (drop / ONT installed) taken into the address lifecycle.
 
-Each page of service locations is mapped (`mapping`), written to a GeoJSON file and upserted
-by `gis_core.importing.import_addresses(system="vetro")` (keyed by
+Each page of service locations is mapped (`mapping`) and upserted by
+`gis_core.importing.import_address_rows(system="vetro")` (staged with COPY, no file; keyed by
 ExternalReference(system="vetro", external_id=x-vetro.vetro_id); VETRO's address fields and
 location replace oanm's, oanm's own fields are never written). Then the service locations
 whose drop (or ONT) is installed move their address along its lifecycle through
@@ -23,18 +23,15 @@ location is gone.
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from common.errors import DomainError
-from gis_core.importing import import_addresses
+from gis_core.importing import import_address_rows
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, ExternalReference
 from gis_core.services import address_connect
@@ -304,25 +301,31 @@ def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
 
 def _pulled(rows: list[dict], *, skip: set[str]) -> None:
     """Remember the address fields as now stored for the page's upserted service locations
-    (what was pulled, as oanm keeps it): one read, one upsert of the page's states."""
-    ids = [row["properties"]["external_id"] for row in rows]
-    stored = ExternalReference.objects.filter(
-        system=SYSTEM, external_id__in=[i for i in ids if i not in skip]
-    ).values("external_id", "address__location", *(f"address__{name}" for name in ADDRESS_FIELDS))
+    (what was pulled, as oanm keeps it): two reads, one upsert of the states that changed
+    (a re-run writes nothing)."""
+    ids = [row["properties"]["external_id"] for row in rows if row["properties"]["external_id"]]
+    ids = [i for i in ids if i not in skip]
+    stored = ExternalReference.objects.filter(system=SYSTEM, external_id__in=ids).values(
+        "external_id", "address__location", *(f"address__{name}" for name in ADDRESS_FIELDS)
+    )
+    known = dict(
+        SyncState.objects.filter(system=SYSTEM, external_id__in=ids).values_list(
+            "external_id", "pulled"
+        )
+    )
     now = timezone.now()
+    changed = []
+    for ref in stored:
+        pulled = {
+            **{name: ref[f"address__{name}"] for name in ADDRESS_FIELDS},
+            "location": point_text(*ref["address__location"].coords),
+        }
+        if known.get(ref["external_id"]) != pulled:
+            state = SyncState(system=SYSTEM, external_id=ref["external_id"], pulled=pulled)
+            state.pulled_at = now
+            changed.append(state)
     SyncState.objects.bulk_create(
-        [
-            SyncState(
-                system=SYSTEM,
-                external_id=ref["external_id"],
-                pulled={
-                    **{name: ref[f"address__{name}"] for name in ADDRESS_FIELDS},
-                    "location": point_text(*ref["address__location"].coords),
-                },
-                pulled_at=now,
-            )
-            for ref in stored
-        ],
+        changed,
         update_conflicts=True,
         unique_fields=["system", "external_id"],
         update_fields=["pulled", "pulled_at"],
@@ -336,14 +339,10 @@ def _finish(run: SyncRun, started: float) -> None:
 
 
 def _upsert(rows: list[dict]):
-    with tempfile.TemporaryDirectory(prefix="vetro-") as directory:
-        path = Path(directory) / "page.geojson"
-        path.write_text(
-            json.dumps({"type": "FeatureCollection", "features": rows}), encoding="utf-8"
-        )
-        # Every column is named as oanm names it; unmapped ones (the extra properties)
-        # become attributes.
-        return import_addresses(path, system=SYSTEM)
+    # The mapped rows (GeoJSON features in EPSG:4326, properties named as oanm names them;
+    # unmapped ones, the extra properties, become attributes) are staged with COPY and go
+    # through the file import's checks and upsert: no file, no ogr2ogr process per page.
+    return import_address_rows(rows, system=SYSTEM)
 
 
 def push_drifted(features: list[dict]) -> list[int]:
