@@ -29,47 +29,39 @@ GIS_PID_FILE="$RUN_DIR/gis-simulator.pid"
 GIS_LOG="$LOG_DIR/gis-simulator.log"
 GIS_PID=""
 stop_pidfile "$GIS_PID_FILE" simulator "the GIS simulator of an earlier run"
-if [[ -n "${USE_IQGEO:-}" ]]; then
-    note "USE_IQGEO=$USE_IQGEO: IQGeo is configured (${IQGEO_BASE_URL:-no IQGEO_BASE_URL}), no simulator"
-elif [[ -n "${USE_VETRO:-}" ]]; then
-    note "USE_VETRO=$USE_VETRO: VETRO is configured (${VETRO_BASE_URL:-no VETRO_BASE_URL}), no simulator"
+# start_gis_simulator LABEL PORT MODULE [ARGS…]: seeded with the demo town, in the background
+start_gis_simulator() {
+    local label="$1" port="$2" module="$3"
+    shift 3
+    "$PY" -m "$module" --port "$port" --seed "$REPO/data/berlin-wedding/addresses.geojson" "$@" \
+        >>"$GIS_LOG" 2>&1 </dev/null &
+    GIS_PID=$!
+    echo "$GIS_PID" >"$GIS_PID_FILE"
+    for _ in $(seq 1 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        kill -0 "$GIS_PID" 2>/dev/null \
+            || die "the $label simulator exited at once; the end of its log:" \
+                "$(tail -n 15 "$GIS_LOG")"
+        sleep 0.2
+    done
+    ok "$label simulator on http://127.0.0.1:$port (pid $GIS_PID), log in .local/log/gis-simulator.log"
+}
+
+if [[ -n "${USE_IQGEO:-}${USE_VETRO:-}" ]]; then
+    note "USE_IQGEO/USE_VETRO set: the configured GIS is used, no simulator"
 else
     case "${OANM_DEMO_GIS:-iqgeo}" in
         iqgeo)
-            IQGEO_PORT="${IQGEO_SIMULATOR_PORT:-8971}"
-            "$PY" -m integrations.iqgeo.simulator --port "$IQGEO_PORT" \
-                --seed "$REPO/data/berlin-wedding/addresses.geojson" \
-                --user oanm --password demo-secret >>"$GIS_LOG" 2>&1 </dev/null &
-            GIS_PID=$!
-            echo "$GIS_PID" >"$GIS_PID_FILE"
-            export USE_IQGEO=1 IQGEO_BASE_URL="http://127.0.0.1:$IQGEO_PORT"
+            port="${IQGEO_SIMULATOR_PORT:-8971}"
+            start_gis_simulator IQGeo "$port" integrations.iqgeo.simulator \
+                --user oanm --password demo-secret
+            export USE_IQGEO=1 IQGEO_BASE_URL="http://127.0.0.1:$port"
             export IQGEO_USER=oanm IQGEO_PASSWORD=demo-secret
-            for _ in $(seq 1 50); do
-                (exec 3<>"/dev/tcp/127.0.0.1/$IQGEO_PORT") 2>/dev/null && break
-                kill -0 "$GIS_PID" 2>/dev/null \
-                    || die "the IQGeo simulator exited at once; the end of its log:" \
-                        "$(tail -n 15 "$GIS_LOG")"
-                sleep 0.2
-            done
-            ok "IQGeo simulator on $IQGEO_BASE_URL (pid $GIS_PID), log in .local/log/gis-simulator.log"
             ;;
         vetro)
-            VETRO_PORT="${VETRO_SIMULATOR_PORT:-8972}"
-            "$PY" -m integrations.vetro.simulator --port "$VETRO_PORT" \
-                --seed "$REPO/data/berlin-wedding/addresses.geojson" \
-                --token demo-vetro-token >>"$GIS_LOG" 2>&1 </dev/null &
-            GIS_PID=$!
-            echo "$GIS_PID" >"$GIS_PID_FILE"
-            export USE_VETRO=1 VETRO_BASE_URL="http://127.0.0.1:$VETRO_PORT"
-            export VETRO_TOKEN=demo-vetro-token
-            for _ in $(seq 1 50); do
-                (exec 3<>"/dev/tcp/127.0.0.1/$VETRO_PORT") 2>/dev/null && break
-                kill -0 "$GIS_PID" 2>/dev/null \
-                    || die "the VETRO simulator exited at once; the end of its log:" \
-                        "$(tail -n 15 "$GIS_LOG")"
-                sleep 0.2
-            done
-            ok "VETRO simulator on $VETRO_BASE_URL (pid $GIS_PID), log in .local/log/gis-simulator.log"
+            port="${VETRO_SIMULATOR_PORT:-8972}"
+            start_gis_simulator VETRO "$port" integrations.vetro.simulator --token demo-vetro-token
+            export USE_VETRO=1 VETRO_BASE_URL="http://127.0.0.1:$port" VETRO_TOKEN=demo-vetro-token
             ;;
         none) note "OANM_DEMO_GIS=none: no GIS of record" ;;
         *) die "OANM_DEMO_GIS must be iqgeo, vetro or none, not ${OANM_DEMO_GIS}" ;;
