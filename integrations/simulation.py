@@ -1,6 +1,6 @@
 """The machinery the HTTP simulators of external systems share (tests and demo, 127.0.0.1).
 
-- `SimulatorServer`: a threading HTTP server around a simulator, with `start` (serve in a
+- `SimulatorHTTPServer`: a threading HTTP server around a simulator, with `start` (serve in a
   background thread), `stop` and `url`; its request handler hands every request to
   `simulator.handle(method, target, headers, body)`, which answers
   `(status, headers, content bytes, delay seconds)`: the answer is held back `delay`
@@ -146,7 +146,7 @@ class JSONSimulator:
 class _RequestHandler(BaseHTTPRequestHandler):
     """Hands each request to the server's simulator and writes its answer."""
 
-    server: SimulatorServer
+    server: SimulatorHTTPServer
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
@@ -180,7 +180,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class SimulatorServer(ThreadingHTTPServer):
+class SimulatorHTTPServer(ThreadingHTTPServer):
     """A simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
 
     daemon_threads = True
@@ -225,7 +225,7 @@ def arguments(description: str, *, port: int) -> argparse.ArgumentParser:
     return parser
 
 
-def serve(server: SimulatorServer, banner: str) -> None:
+def serve(server: SimulatorHTTPServer, banner: str) -> None:
     """Print `banner` and serve in the foreground until interrupted."""
     print(banner, flush=True)
     try:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from integrations.simulation import JSONSimulator, SimulatorServer, arguments, serve
+from integrations.simulation import JSONSimulator, SimulatorHTTPServer, arguments, serve
 
 FEATURE_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)(/count)?$")
 FEATURE_ITEM_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)/([^/]+)$")
@@ -277,7 +277,7 @@ class IQGeoSimulator(JSONSimulator):
         return None
 
 
-class IQGeoSimulatorServer(SimulatorServer):
+class IQGeoSimulatorServer(SimulatorHTTPServer):
     """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
 
     methods = ("GET", "POST", "PUT", "PATCH")

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from integrations.simulation import JSONSimulator, SimulatorServer, arguments, serve
+from integrations.simulation import JSONSimulator, SimulatorHTTPServer, arguments, serve
 
 FEATURES_PATH = re.compile(r"^/v2/features/(\d+)$")
 EXPORT_PATH = re.compile(r"^/v2/export/plan/(\d+)/geojson$")
@@ -336,7 +336,7 @@ class VetroSimulator(JSONSimulator):
         return None
 
 
-class VetroSimulatorServer(SimulatorServer):
+class VetroSimulatorServer(SimulatorHTTPServer):
     """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
 
     methods = ("GET", "POST", "PATCH")
