@@ -30,17 +30,15 @@ The demo town's seed links every 25th address to a circuit: `circuit` (a referen
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import secrets
-import threading
-import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from integrations.simulation import JSONSimulator, SimulatorHTTPServer, arguments, serve
 
 FEATURE_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)(/count)?$")
 FEATURE_ITEM_PATH = re.compile(r"^/feature/([A-Za-z0-9_]+)/([^/]+)$")
@@ -90,8 +88,10 @@ def seed_from_file(path: str | Path) -> list[dict[str, Any]]:
     return features
 
 
-class IQGeoSimulator:
+class IQGeoSimulator(JSONSimulator):
     """An in-memory IQGeo feature store with a login and a failure switchboard."""
+
+    MODES = MODES
 
     def __init__(
         self,
@@ -103,13 +103,11 @@ class IQGeoSimulator:
         crs: int = 4326,
         delay: float = 1.0,
     ):
+        super().__init__(delay=delay)
         self.user, self.password, self.feature_type = user, password, feature_type
-        self.crs, self.delay = crs, delay
-        self.lock = threading.Lock()
+        self.crs = crs
         self.features: list[dict[str, Any]] = []  # in paging order
         self.sessions: set[str] = set()
-        self.failures: list[tuple[str, int, int]] = []  # (mode, after, count)
-        self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.updates: list[dict[str, Any]] = []  # every accepted update, in order
         self.csrf: dict[str, str] = {}  # session → its CSRF token
         self._next_id = 1
@@ -138,39 +136,8 @@ class IQGeoSimulator:
                 feature["geometry"] = changes.pop("geometry")
             feature["properties"].update(changes, myw_change_time=now_iso())
 
-    def fail(self, mode: str, count: int = 1, *, after: int = 0) -> None:
-        """After `after` more requests, misbehave on the next `count` (see the module doc)."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        with self.lock:
-            self.failures.append((mode, after, count))
-
-    def clear_failures(self) -> None:
-        with self.lock:
-            self.failures.clear()
-
-    def _failure(self) -> str | None:
-        """The failure this request suffers (one switch at a time, in the order set)."""
-        with self.lock:
-            if not self.failures:
-                return None
-            mode, after, count = self.failures[0]
-            if after > 0:
-                self.failures[0] = (mode, after - 1, count)
-                return None
-            if count <= 1:
-                self.failures.pop(0)
-            else:
-                self.failures[0] = (mode, 0, count - 1)
-            return mode
-
-    # --- HTTP ------------------------------------------------------------------------------
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes):
-        """(status, headers, body bytes, delay seconds) for one request."""
-        url = urlsplit(target)
-        if url.path.startswith("/_sim/"):
-            return self._control(method, url.path, body)
-        mode = self._failure()
+    # --- HTTP (see integrations.simulation.JSONSimulator) ---------------------------------
+    def _misbehave(self, mode: str):
         if mode == "error":
             return self._reply(500, {"error": "simulated internal error"})
         if mode == "expire":
@@ -190,38 +157,32 @@ class IQGeoSimulator:
                     },
                     front=True,
                 )
-        status, headers_out, content = self._route(method, url, headers, body)
-        if mode == "malformed" and status == 200:
-            content = content[: len(content) // 2] or b"{"
-        return status, headers_out, content, (self.delay if mode == "timeout" else 0)
-
-    def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None):
-        return status, headers or {}, json.dumps(payload).encode(), 0
+        return None
 
     def _route(self, method: str, url, headers: dict[str, str], body: bytes):
         if method == "POST" and url.path == "/auth":
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             if form.get("user") != self.user or form.get("pass") != self.password:
-                return self._reply(401, {"error": "invalid user name or password"})[:3]
+                return self._reply(401, {"error": "invalid user name or password"})
             token, csrf = secrets.token_hex(16), secrets.token_hex(8)
             with self.lock:
                 self.sessions.add(token)
                 self.csrf[token] = csrf
-            cookies = {
-                "Set-Cookie": f"myworldapp={token}; Path=/; HttpOnly",
-                "Set-Cookie-2": f"csrf_token={csrf}; Path=/",
-            }
-            return self._reply(200, {"ok": True}, cookies)[:3]
+            cookies = [
+                ("Set-Cookie", f"myworldapp={token}; Path=/; HttpOnly"),
+                ("Set-Cookie", f"csrf_token={csrf}; Path=/"),
+            ]
+            return self._reply(200, {"ok": True}, cookies)
         item = FEATURE_ITEM_PATH.match(url.path)
         if method in ("PUT", "PATCH") and item and item.group(2) != "count":
             return self._update(item.group(1), item.group(2), headers, body)
         match = FEATURE_PATH.match(url.path)
         if method != "GET" or not match:
-            return self._reply(404, {"error": f"no route {method} {url.path}"})[:3]
+            return self._reply(404, {"error": f"no route {method} {url.path}"})
         if self._session(headers) is None:
-            return self._reply(401, {"error": "not logged in"})[:3]
+            return self._reply(401, {"error": "not logged in"})
         if match.group(1) != self.feature_type:
-            return self._reply(404, {"error": f"no feature type {match.group(1)}"})[:3]
+            return self._reply(404, {"error": f"no feature type {match.group(1)}"})
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         with self.lock:
             selected = list(self.features)
@@ -229,12 +190,12 @@ class IQGeoSimulator:
         if since:
             selected = [f for f in selected if f["properties"]["myw_change_time"] >= since]
         if match.group(2):
-            return self._reply(200, {"count": len(selected)})[:3]
+            return self._reply(200, {"count": len(selected)})
         try:
             limit = int(query.get("limit", 1000))
             offset = int(query.get("offset", 0))
         except ValueError:
-            return self._reply(400, {"error": "limit and offset must be integers"})[:3]
+            return self._reply(400, {"error": "limit and offset must be integers"})
         page = selected[offset : offset + limit]
         more = offset + limit < len(selected)
         collection = {
@@ -252,7 +213,7 @@ class IQGeoSimulator:
                 "type": "name",
                 "properties": {"name": f"urn:ogc:def:crs:EPSG::{self.crs}"},
             }
-        return self._reply(200, collection)[:3]
+        return self._reply(200, collection)
 
     def _session(self, headers: dict[str, str]) -> str | None:
         """The logged-in session the request's cookie names, if any."""
@@ -263,30 +224,30 @@ class IQGeoSimulator:
         """Set the given properties of one feature (a PUT or PATCH of a GeoJSON Feature)."""
         session = self._session(headers)
         if session is None:
-            return self._reply(401, {"error": "not logged in"})[:3]
+            return self._reply(401, {"error": "not logged in"})
         cookie_csrf = re.search(r"csrf_token=([0-9a-f]+)", headers.get("cookie", ""))
         if not cookie_csrf or cookie_csrf.group(1) != self.csrf.get(session):
-            return self._reply(403, {"error": "missing or wrong CSRF token"})[:3]
+            return self._reply(403, {"error": "missing or wrong CSRF token"})
         if feature_type != self.feature_type:
-            return self._reply(404, {"error": f"no feature type {feature_type}"})[:3]
+            return self._reply(404, {"error": f"no feature type {feature_type}"})
         try:
             data = json.loads(body or b"")
         except ValueError as exc:
-            return self._reply(400, {"error": f"the body is not JSON: {exc}"})[:3]
+            return self._reply(400, {"error": f"the body is not JSON: {exc}"})
         properties = data.get("properties") if isinstance(data, dict) else None
         if not isinstance(properties, dict):
-            return self._reply(400, {"error": "expected a GeoJSON Feature with properties"})[:3]
+            return self._reply(400, {"error": "expected a GeoJSON Feature with properties"})
         with self.lock:
             feature = next((f for f in self.features if str(f["id"]) == feature_id), None)
             if feature is None:
-                return self._reply(404, {"error": f"no {feature_type} {feature_id}"})[:3]
+                return self._reply(404, {"error": f"no {feature_type} {feature_id}"})
             at = now_iso()
             feature["properties"].update(properties, myw_change_time=at)
             self.updates.append(
                 {"feature_id": feature["id"], "properties": dict(properties), "at": at}
             )
             answer = self._feature(feature)
-        return self._reply(200, answer)[:3]
+        return self._reply(200, answer)
 
     def updates_of(self, feature_id: int) -> list[dict[str, Any]]:
         """The properties of every update a feature received, in order."""
@@ -309,93 +270,27 @@ class IQGeoSimulator:
             "myw": {"feature_type": self.feature_type},
         }
 
-    def _control(self, method: str, path: str, body: bytes):
-        if method == "POST" and path == "/_sim/fail":
-            try:
-                data = json.loads(body or b"{}")
-                self.fail(data["mode"], int(data.get("count", 1)), after=int(data.get("after", 0)))
-            except (ValueError, KeyError, TypeError) as exc:
-                return self._reply(400, {"error": f"bad failure request: {exc}"})
-            return self._reply(200, {"failures": self.failures})
+    def _control_extra(self, method: str, path: str, body: bytes):
         if method == "GET" and path == "/_sim/updates":
             with self.lock:
                 return self._reply(200, {"updates": list(self.updates)})
-        if method == "POST" and path == "/_sim/clear":
-            self.clear_failures()
-            return self._reply(200, {"failures": []})
-        return self._reply(404, {"error": f"no route {method} {path}"})
+        return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: IQGeoSimulatorServer
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        simulator = self.server.simulator
-        status, extra, content, delay = simulator.handle(self.command, self.path, headers, body)
-        with simulator.lock:
-            simulator.log.append((self.command, self.path, status))
-        if delay:
-            time.sleep(delay)
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in extra.items():
-                self.send_header("Set-Cookie" if name.startswith("Set-Cookie") else name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a simulated timeout)
-
-    do_GET = do_POST = do_PUT = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-
-class IQGeoSimulatorServer(ThreadingHTTPServer):
+class IQGeoSimulatorServer(SimulatorHTTPServer):
     """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
 
-    daemon_threads = True
-
-    def __init__(self, simulator: IQGeoSimulator, *, host="127.0.0.1", port=0, verbose=False):
-        super().__init__((host, port), _Handler)
-        self.simulator, self.verbose = simulator, verbose
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> IQGeoSimulatorServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="iqgeo-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
+    methods = ("GET", "POST", "PUT", "PATCH")
+    thread_name = "iqgeo-sim"
+    simulator: IQGeoSimulator
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the IQGeo simulator until interrupted.")
-    parser.add_argument("--port", type=int, default=8971)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--seed", help="GeoJSON file of address features")
+    parser = arguments("Serve the IQGeo simulator until interrupted.", port=8971)
     parser.add_argument("--user", default="oanm")
     parser.add_argument("--password", default="secret")
     parser.add_argument("--feature-type", default="address")
     parser.add_argument("--crs", type=int, default=4326, help="serve coordinates in this EPSG")
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     simulator = IQGeoSimulator(
         seed_from_file(args.seed) if args.seed else [],
@@ -405,13 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         crs=args.crs,
     )
     server = IQGeoSimulatorServer(simulator, host=args.host, port=args.port, verbose=args.verbose)
-    print(f"IQGeo simulator on {server.url} with {len(simulator.features)} features")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(server, f"IQGeo simulator on {server.url} with {len(simulator.features)} features")
 
 
 if __name__ == "__main__":

@@ -21,13 +21,13 @@ import json
 import re
 import secrets
 import threading
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from integrations.simulation import Response, SimulatorHTTPServer
 
 Reply = tuple[int, Any]
 
@@ -143,10 +143,15 @@ class ProvisioningSimulator:
 
     # --- requests --------------------------------------------------------------------------
 
-    def handle(
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        """Answer one request: (status, headers, content, how long to hold it back)."""
+        (status, payload), delay = self._answer(method, target, headers, body)
+        content = b"" if payload is None else json.dumps(payload).encode()
+        return status, [], content, delay
+
+    def _answer(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[Reply, float]:
-        """Answer one request; returns the reply and how long to hold it back."""
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
@@ -496,43 +501,12 @@ def _restconf_error(tag: str, message: str) -> dict[str, Any]:
     }
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    """Hands each request to the server's simulator and writes its reply."""
+class SimulatorServer(SimulatorHTTPServer):
+    """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port); its `url`
+    is the base URL to configure as PROVISIONING_BASE_URL."""
 
-    server: SimulatorServer
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        (status, payload), delay = self.server.simulator.handle(
-            self.command, self.path, headers, body
-        )
-        if delay:
-            time.sleep(delay)
-        content = b"" if payload is None else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            if content:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a simulated timeout)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-
-class SimulatorServer(ThreadingHTTPServer):
-    """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
-
-    daemon_threads = True
+    thread_name = "provisioning-simulator"
+    simulator: ProvisioningSimulator
 
     def __init__(
         self,
@@ -542,32 +516,8 @@ class SimulatorServer(ThreadingHTTPServer):
         port: int = 0,
         verbose: bool = False,
     ):
-        super().__init__((host, port), _RequestHandler)
-        self.simulator = simulator or ProvisioningSimulator()
-        self.verbose = verbose
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to configure as PROVISIONING_BASE_URL."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SimulatorServer:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="provisioning-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
+        simulator = simulator or ProvisioningSimulator()
+        super().__init__(simulator, host=host, port=port, verbose=verbose)
 
 
 def seed_from_file(path: str | Path) -> dict[str, Any]:

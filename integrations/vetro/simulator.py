@@ -31,18 +31,16 @@ location at the front before answering (a page that changes mid-paging).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import secrets
-import threading
-import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from integrations.simulation import JSONSimulator, SimulatorHTTPServer, arguments, serve
 
 FEATURES_PATH = re.compile(r"^/v2/features/(\d+)$")
 EXPORT_PATH = re.compile(r"^/v2/export/plan/(\d+)/geojson$")
@@ -125,8 +123,10 @@ def seed_from_file(path: str | Path) -> list[dict[str, Any]]:
     return features
 
 
-class VetroSimulator:
+class VetroSimulator(JSONSimulator):
     """An in-memory VETRO feature store with a token and a failure switchboard."""
+
+    MODES = MODES
 
     def __init__(
         self,
@@ -136,12 +136,10 @@ class VetroSimulator:
         layer_id: int = LAYER_ID,
         delay: float = 1.0,
     ):
-        self.token, self.layer_id, self.delay = token, layer_id, delay
+        super().__init__(delay=delay)
+        self.token, self.layer_id = token, layer_id
         self.expired: set[str] = set()
-        self.lock = threading.Lock()
         self.features: list[dict[str, Any]] = []  # in paging order
-        self.failures: list[tuple[str, int, int]] = []  # (mode, after, count)
-        self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.patches: list[dict[str, Any]] = []  # every feature update received, in order
         for feature in features or []:
             self.add(
@@ -196,45 +194,14 @@ class VetroSimulator:
             self.token = f"vetro-{secrets.token_hex(8)}"
             return self.token
 
-    def fail(self, mode: str, count: int = 1, *, after: int = 0) -> None:
-        """After `after` more requests, misbehave on the next `count` (see the module doc)."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        with self.lock:
-            self.failures.append((mode, after, count))
-
-    def clear_failures(self) -> None:
-        with self.lock:
-            self.failures.clear()
-
-    def _failure(self) -> str | None:
-        """The failure this request suffers (one switch at a time, in the order set)."""
-        with self.lock:
-            if not self.failures:
-                return None
-            mode, after, count = self.failures[0]
-            if after > 0:
-                self.failures[0] = (mode, after - 1, count)
-                return None
-            if count <= 1:
-                self.failures.pop(0)
-            else:
-                self.failures[0] = (mode, 0, count - 1)
-            return mode
-
-    # --- HTTP ------------------------------------------------------------------------------
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes):
-        """(status, body bytes, delay seconds) for one request."""
-        url = urlsplit(target)
-        if url.path.startswith("/_sim/"):
-            return self._control(method, url.path, body)
-        mode = self._failure()
+    # --- HTTP (see integrations.simulation.JSONSimulator) ---------------------------------
+    def _misbehave(self, mode: str):
         if mode == "error":
-            return self._reply(500, {"success": False, "message": "simulated internal error"})
+            return self._refuse(500, "simulated internal error")
         if mode == "throttle":
-            return self._reply(429, {"success": False, "message": "rate limit exceeded"})
+            return self._refuse(429, "rate limit exceeded")
         if mode == "unsuccessful":
-            return self._reply(200, {"success": False, "message": "simulated refusal"})
+            return self._refuse(200, "simulated refusal")
         if mode == "expire":
             with self.lock:
                 self.expired.add(self.token)
@@ -247,22 +214,15 @@ class VetroSimulator:
                      "Postal Code": "13353", "City": "Berlin", "Country": "DE"},
                     front=True,
                 )  # fmt: skip
-        status, content = self._route(method, url, headers, body)
-        if mode == "malformed" and status == 200:
-            content = content[: len(content) // 2] or b"{"
-        return status, content, (self.delay if mode == "timeout" else 0)
+        return None
 
-    @staticmethod
-    def _reply(status: int, payload: Any):
-        return status, json.dumps(payload).encode(), 0
+    @classmethod
+    def _ok(cls, result: Any):
+        return cls._reply(200, {"success": True, "result": result})
 
-    @staticmethod
-    def _ok(result: Any) -> tuple[int, bytes]:
-        return 200, json.dumps({"success": True, "result": result}).encode()
-
-    @staticmethod
-    def _refuse(status: int, message: str) -> tuple[int, bytes]:
-        return status, json.dumps({"success": False, "message": message}).encode()
+    @classmethod
+    def _refuse(cls, status: int, message: str):
+        return cls._reply(status, {"success": False, "message": message})
 
     def _route(self, method: str, url, headers: dict[str, str], body: bytes):
         token = headers.get("token", "")
@@ -370,103 +330,34 @@ class VetroSimulator:
             },
         }
 
-    def _control(self, method: str, path: str, body: bytes):
-        if method == "POST" and path == "/_sim/fail":
-            try:
-                data = json.loads(body or b"{}")
-                self.fail(data["mode"], int(data.get("count", 1)), after=int(data.get("after", 0)))
-            except (ValueError, KeyError, TypeError) as exc:
-                return self._reply(400, {"error": f"bad failure request: {exc}"})
-            return self._reply(200, {"failures": self.failures})
-        if method == "POST" and path == "/_sim/clear":
-            self.clear_failures()
-            return self._reply(200, {"failures": []})
+    def _control_extra(self, method: str, path: str, body: bytes):
         if method == "POST" and path == "/_sim/renew":
             return self._reply(200, {"token": self.renew_token()})
-        return self._reply(404, {"error": f"no route {method} {path}"})
+        return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: VetroSimulatorServer
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        simulator = self.server.simulator
-        status, content, delay = simulator.handle(self.command, self.path, headers, body)
-        with simulator.lock:
-            simulator.log.append((self.command, self.path, status))
-        if delay:
-            time.sleep(delay)
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a simulated timeout)
-
-    do_GET = do_POST = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-
-class VetroSimulatorServer(ThreadingHTTPServer):
+class VetroSimulatorServer(SimulatorHTTPServer):
     """The simulator behind an HTTP server on 127.0.0.1 (port 0: any free port)."""
 
-    daemon_threads = True
-
-    def __init__(self, simulator: VetroSimulator, *, host="127.0.0.1", port=0, verbose=False):
-        super().__init__((host, port), _Handler)
-        self.simulator, self.verbose = simulator, verbose
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> VetroSimulatorServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="vetro-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
+    methods = ("GET", "POST", "PATCH")
+    thread_name = "vetro-sim"
+    simulator: VetroSimulator
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the VETRO simulator until interrupted.")
-    parser.add_argument("--port", type=int, default=8972)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--seed", help="GeoJSON file of address features")
+    parser = arguments("Serve the VETRO simulator until interrupted.", port=8972)
     parser.add_argument("--token", default="vetro-test-token")
     parser.add_argument("--layer-id", type=int, default=LAYER_ID)
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     simulator = VetroSimulator(
         seed_from_file(args.seed) if args.seed else [], token=args.token, layer_id=args.layer_id
     )
     server = VetroSimulatorServer(simulator, host=args.host, port=args.port, verbose=args.verbose)
-    print(
+    serve(
+        server,
         f"VETRO simulator on {server.url} with {len(simulator.features)} service locations "
-        f"(layer {simulator.layer_id}, token {simulator.token!r})"
+        f"(layer {simulator.layer_id}, token {simulator.token!r})",
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":
