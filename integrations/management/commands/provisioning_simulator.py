@@ -7,6 +7,7 @@ from integrations.provisioning.simulator import (
     SimulatorServer,
     seed_from_file,
 )
+from integrations.simulation import serve
 
 
 class Command(BaseCommand):
@@ -54,11 +55,4 @@ class Command(BaseCommand):
             raise CommandError(
                 f"cannot listen on {options['host']}:{options['port']}: {exc}"
             ) from exc
-        self.stdout.write(f"provisioning simulator listening on {server.url}", ending="\n")
-        self.stdout.flush()
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        serve(server, f"provisioning simulator listening on {server.url}")
