@@ -53,6 +53,16 @@ AREA_FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("name",),
     "target_take_rate": ("target_take_rate",),
 }
+# Columns named like what oanm itself keeps or derives for an area (as its exports and the
+# OGC API write them) are never read into the attributes: a file exported from oanm and
+# imported back changes only what was edited.
+OANM_AREA_PROPERTIES = frozenset(
+    {
+        "phase", "phase_changed_at", "is_active", "deleted_at", "parent_id", "addresses",
+        "homes", "orders", "interests", "take_rate", "expected_connection_from",
+        "expected_connection_until", "deploys_at_target", "created_at", "updated_at",
+    }
+)  # fmt: skip
 LOCK_NAME = "oanm.import_areas"  # one area import at a time
 WORK_TABLE = "oanm_area_import"
 POLYGONAL = ("ST_Polygon", "ST_MultiPolygon")
@@ -100,7 +110,11 @@ def _checks_sql(
 ) -> tuple[str, list[str]]:
     """One statement: every staged row mapped, checked (a reason or NULL) and matched by code."""
     mapped = {target: column for target, column in resolved.items() if column}
-    attribute_columns = [c for c in staged.columns if c not in set(mapped.values())]
+    attribute_columns = [
+        c
+        for c in staged.columns
+        if c not in set(mapped.values()) and c.lower() not in OANM_AREA_PROPERTIES
+    ]
     attributes_sql, attribute_params = json_object_sql(attribute_columns, "staged")
     transformed = to_wgs84_sql("mapped.source_geom", staged.srid, cursor)
     code_max = Area._meta.get_field("code").max_length

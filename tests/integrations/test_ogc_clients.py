@@ -164,3 +164,28 @@ def test_owslib_deletes_a_planning_area(live_server, town):
     assert [f["properties"]["code"] for f in reader.collection_items("areas")["features"]] == [
         "north"
     ]
+
+
+@needs_gdal
+def test_areas_go_to_a_geopackage_and_back(live_server, town, tmp_path):
+    from areas.importing import import_areas
+    from areas.models import Area
+
+    target = tmp_path / "areas.gpkg"
+    gdal(town, "ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{live_server.url}/ogc/", "areas")
+    # Edited outside oanm (as in QGIS): one area renamed.
+    subprocess.run(
+        [
+            "ogrinfo",
+            str(target),
+            "-sql",
+            "UPDATE areas SET name = 'Nord (QGIS)' WHERE code = 'north'",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    report = import_areas(target, layer="areas")
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 1)
+    assert Area.objects.get(code="north").name == "Nord (QGIS)"
+    assert Area.objects.get(code="east").name == "Ost"
+    assert import_areas(target, layer="areas").updated == 0  # the same file again: nothing
