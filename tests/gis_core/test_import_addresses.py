@@ -635,6 +635,7 @@ def test_a_bulk_load_builds_its_indexes_and_foreign_key_again_as_they_were(db, s
     assert renewed == {
         "address_location_3857",
         "address_postcode_street",
+        "address_live",
         "address_retired",
         "address_search_prefix",
         "address_search_trgm",
