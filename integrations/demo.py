@@ -25,16 +25,15 @@ SHARED_SYSTEM = DEMO_SHARED_SYSTEM
 
 @demo_step(order=25, name="GIS of record: addresses linked to IQGeo and synced")
 def link_iqgeo(context: DemoContext) -> None:
-    if not settings.USE_IQGEO or not settings.IQGEO_BASE_URL:
-        context.say("IQGeo is off (USE_IQGEO, IQGEO_BASE_URL): the addresses stay as loaded")
-        return
     demo_adopt_and_sync(
         context,
         system=SYSTEM,
         label="IQGeo",
+        enabled=bool(settings.USE_IQGEO and settings.IQGEO_BASE_URL),
+        switches="USE_IQGEO, IQGEO_BASE_URL",
         linked_to="IQGeo feature",
         base_url=settings.IQGEO_BASE_URL,
-        client=IQGeoClient.from_settings(),
+        make_client=IQGeoClient.from_settings,
         page_size=settings.IQGEO_PAGE_SIZE,
         pair=_pair,
         error=IQGeoError,

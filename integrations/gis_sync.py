@@ -406,9 +406,11 @@ def demo_adopt_and_sync(
     *,
     system: str,
     label: str,
+    enabled: bool,
+    switches: str,
     linked_to: str,
     base_url: str,
-    client: Any,
+    make_client: Callable[[], Any],
     page_size: int,
     pair: Callable[[dict[str, Any]], tuple[str, str] | None],
     error: type[Exception],
@@ -418,9 +420,14 @@ def demo_adopt_and_sync(
     OSM id the simulator's seed keeps on each feature (`pair(feature)` → (its id, the OSM id),
     None without one; `external_references_adopt`, as an operator does once when connecting
     the GIS to an oanm that already holds the addresses), then run a full sync. A GIS that
-    cannot be read is said and skipped."""
+    cannot be read is said and skipped; one that is off (not `enabled`: the settings
+    `switches`) is said and changes nothing."""
     from gis_core.services import external_references_adopt
 
+    if not enabled:
+        context.say(f"{label} is off ({switches}): the addresses stay as loaded")
+        return
+    client = make_client()
     try:
         pairs = [
             found

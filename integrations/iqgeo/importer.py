@@ -37,7 +37,7 @@ from integrations.gis_sync import (
     sync_pages,
 )
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
-from integrations.iqgeo.mapping import map_features
+from integrations.iqgeo.mapping import ADDRESS_COLUMNS, map_features
 from integrations.iqgeo.models import SyncRun
 from integrations.models import SyncState
 from integrations.safety import (
@@ -58,18 +58,9 @@ SHIFTED = (
 )
 NOT_RETIRED = "features may have been skipped while paging: nothing retired (run --full again)"
 WORDING = RunWording(unstable=UNSTABLE, shifted=SHIFTED, not_retired=NOT_RETIRED)
-# The address fields whose pulled values are kept and compared (IQGeo owns them all); a
-# page compares those its rows carry, plus the location.
-TRACKED_FIELDS = (
-    "street",
-    "house_number",
-    "unit",
-    "postcode",
-    "city",
-    "country",
-    "circuit_ref",
-    "circuit_name",
-)
+# The address fields whose pulled values are kept and compared (the mapping's columns; IQGeo
+# owns them all); a page compares those its rows carry, plus the location.
+TRACKED_FIELDS = tuple(name for name in ADDRESS_COLUMNS if name != "external_id")
 # A point as compared: 7 decimals (~1 cm), the same SQL for the stored and the pulled one.
 _POINT_TEXT = "round(ST_X({0})::numeric, 7) || ' ' || round(ST_Y({0})::numeric, 7)"
 

@@ -24,16 +24,15 @@ SHARED_SYSTEM = DEMO_SHARED_SYSTEM
 
 @demo_step(order=26, name="GIS of record: addresses linked to VETRO and synced")
 def link_vetro(context: DemoContext) -> None:
-    if not vetro_enabled():
-        context.say("VETRO is off (USE_VETRO, VETRO_BASE_URL): the addresses stay as loaded")
-        return
     demo_adopt_and_sync(
         context,
         system=SYSTEM,
         label="VETRO",
+        enabled=vetro_enabled(),
+        switches="USE_VETRO, VETRO_BASE_URL",
         linked_to="VETRO service location",
         base_url=settings.VETRO_BASE_URL,
-        client=VetroClient.from_settings(),
+        make_client=VetroClient.from_settings,
         page_size=settings.VETRO_PAGE_SIZE,
         pair=_pair,
         error=VetroError,
