@@ -14,38 +14,37 @@ from __future__ import annotations
 from django.conf import settings
 
 from common.demo import DemoContext, demo_step
-from gis_core.services import external_references_adopt
+from integrations.gis_sync import DEMO_SHARED_SYSTEM, demo_adopt_and_sync
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
 from integrations.iqgeo.importer import SYSTEM, sync_iqgeo
 
 # The IQGeo simulator's seed keeps each OSM address's id in this property.
 SHARED_KEY = "osm_id"
-SHARED_SYSTEM = "osm"
+SHARED_SYSTEM = DEMO_SHARED_SYSTEM
 
 
 @demo_step(order=25, name="GIS of record: addresses linked to IQGeo and synced")
 def link_iqgeo(context: DemoContext) -> None:
-    if not settings.USE_IQGEO or not settings.IQGEO_BASE_URL:
-        context.say("IQGeo is off (USE_IQGEO, IQGEO_BASE_URL): the addresses stay as loaded")
-        return
-    client = IQGeoClient.from_settings()
-    try:
-        pairs = [
-            (str(feature["id"]), str(feature["properties"][SHARED_KEY]))
-            for page in client.pages(limit=settings.IQGEO_PAGE_SIZE)
-            for feature in page.features
-            if (feature.get("properties") or {}).get(SHARED_KEY)
-        ]
-    except IQGeoError as exc:
-        context.say(f"IQGeo at {settings.IQGEO_BASE_URL} cannot be read ({exc}): skipped")
-        return
-    adopted = external_references_adopt(system=SYSTEM, by_system=SHARED_SYSTEM, pairs=pairs)
-    run = sync_iqgeo(full=True, client=client)
-    context.say(
-        f"{adopted} addresses linked to their IQGeo feature; full sync {run.status}: "
-        f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
-        f"{run.rejected} rejected"
+    demo_adopt_and_sync(
+        context,
+        system=SYSTEM,
+        label="IQGeo",
+        enabled=bool(settings.USE_IQGEO and settings.IQGEO_BASE_URL),
+        switches="USE_IQGEO, IQGEO_BASE_URL",
+        linked_to="IQGeo feature",
+        base_url=settings.IQGEO_BASE_URL,
+        make_client=IQGeoClient.from_settings,
+        page_size=settings.IQGEO_PAGE_SIZE,
+        pair=_pair,
+        error=IQGeoError,
+        sync=sync_iqgeo,
     )
+
+
+def _pair(feature: dict) -> tuple[str, str] | None:
+    """(the feature's id, the OSM id it was made from), None without one."""
+    osm_id = (feature.get("properties") or {}).get(SHARED_KEY)
+    return (str(feature["id"]), str(osm_id)) if osm_id else None
 
 
 # The VETRO step lives with VETRO; importing it registers it (order 26).

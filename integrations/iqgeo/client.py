@@ -9,14 +9,14 @@ raises `IQGeoRefused` at once, since sending it again cannot help.
 Paging is by limit/offset, which shifts when the server's set changes mid-run; the
 rule (docs/iqgeo.md): features are de-duplicated by id, and when `unlimited_count` changes
 between pages the pager scans again from offset 0 once it reaches the end (at most
-`MAX_RESCANS` times; the features already seen are skipped), so an inserted feature is
-not missed. If the set still moves after that, `Page.unstable` tells the caller.
+`MAX_RESCANS` times; the features already seen are skipped), so an inserted feature is not
+missed. If the set still moves after that, `Page.unstable` tells the caller. The paging and
+the retries are `integrations.gis_sync`'s, shared with VETRO.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +24,9 @@ from typing import Any
 import requests
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from integrations.gis_sync import retry_wait, send_with_retries, shifting_pages
 
-MAX_RESCANS = 2
+logger = logging.getLogger(__name__)
 
 
 class IQGeoError(Exception):
@@ -153,28 +153,28 @@ class IQGeoClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One request, retried with back-off on 5xx, timeouts and connection errors."""
-        failures = 0
-        while True:
-            try:
-                response = self.session.request(
-                    method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs
-                )
-                if response.status_code < 500:
-                    return response
-                problem = f"HTTP {response.status_code}"
-            except requests.Timeout:
-                problem = f"no answer within {self.timeout:g} s"
-            except requests.ConnectionError as exc:
-                problem = f"connection failed ({exc.__class__.__name__})"
-            failures += 1
-            self._wait(path, problem, failures)
+        return send_with_retries(
+            self.session,
+            method,
+            f"{self.base_url}{path}",
+            timeout=self.timeout,
+            retry_status=lambda status: status >= 500,
+            wait=lambda problem, failures: self._wait(path, problem, failures),
+            **kwargs,
+        )
 
     def _wait(self, path: str, problem: str, failures: int) -> None:
         """Back off before the next attempt, or give up once the retries are spent."""
-        if failures > self.retries:
-            raise IQGeoUnavailable(f"IQGeo {path} failed {failures} times, last: {problem}")
-        logger.info("IQGeo %s: %s; retry %d", path, problem, failures)
-        time.sleep(self.backoff * 2 ** (failures - 1))
+        retry_wait(
+            label="IQGeo",
+            path=path,
+            problem=problem,
+            failures=failures,
+            retries=self.retries,
+            backoff=self.backoff,
+            unavailable=IQGeoUnavailable,
+            logger=logger,
+        )
 
     def count(self, *, changed_since: str | None = None) -> int:
         params = {"changed_since": changed_since} if changed_since else None
@@ -184,33 +184,21 @@ class IQGeoClient:
         self, *, start: int = 0, limit: int = 500, changed_since: str | None = None
     ) -> Iterator[Page]:
         """Every page from `start` to the end (see the module doc for the shifting rule)."""
-        seen: set[Any] = set()
-        offset: int | None = start
-        first_total: int | None = None
-        moved, rescans = False, 0
-        while offset is not None:
+
+        def fetch(offset: int):
             params: dict[str, Any] = {"limit": limit, "offset": offset}
             if changed_since:
                 params["changed_since"] = changed_since
             data = self.get_json(f"/feature/{self.feature_type}", params)
             total = int(data.get("unlimited_count") or 0)
-            if first_total is None:
-                first_total = total
-            elif total != first_total:
-                moved = True
-            features = []
-            for feature in data.get("features") or []:
-                if feature.get("id") not in seen:
-                    seen.add(feature.get("id"))
-                    features.append(feature)
-            next_offset = data.get("next_offset")
-            page = Page(offset, next_offset, features, data.get("crs"), total)
-            if next_offset is None and moved:
-                if rescans < MAX_RESCANS:  # the set moved under us: scan it again
-                    rescans += 1
-                    moved, first_total, next_offset = False, None, 0
-                    page.next_offset = 0  # a caller resuming scans again from 0
-                else:
-                    page.unstable = True
-            yield page
-            offset = next_offset
+            return data, data.get("features") or [], total, data.get("next_offset")
+
+        for part in shifting_pages(fetch, start=start, key=lambda feature: feature.get("id")):
+            yield Page(
+                part.offset,
+                part.next_offset,
+                part.features,
+                part.data.get("crs"),
+                part.total,
+                unstable=part.unstable,
+            )

@@ -21,29 +21,33 @@ that comes back reinstates its address (`gis_core.importing`).
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from gis_core.importing import import_address_rows
 from gis_core.models import Address, ExternalReference
+from integrations.gis_sync import (
+    PageOutcome,
+    Progress,
+    RunWording,
+    retire_missing,
+    seen_record,
+    sync_pages,
+)
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
-from integrations.iqgeo.mapping import map_features
+from integrations.iqgeo.mapping import ADDRESS_COLUMNS, map_features
 from integrations.iqgeo.models import SyncRun
-from integrations.models import SyncSeen, SyncState
+from integrations.models import SyncState
 from integrations.safety import (
     REMOTE,
     conflicts_record,
-    features_retire_missing,
     owner,
     sync_lock,
 )
 
 SYSTEM = "iqgeo"
-REJECTIONS_KEPT = 200
 UNSTABLE = (
     "the feature set kept changing while paging: run again to pick up"
     " features inserted during this run"
@@ -53,44 +57,16 @@ SHIFTED = (
     " the resume offset (run --full again to read them)"
 )
 NOT_RETIRED = "features may have been skipped while paging: nothing retired (run --full again)"
-# The address fields whose pulled values are kept and compared (IQGeo owns them all); a
-# page compares those its rows carry, plus the location.
-TRACKED_FIELDS = (
-    "street",
-    "house_number",
-    "unit",
-    "postcode",
-    "city",
-    "country",
-    "circuit_ref",
-    "circuit_name",
-)
+WORDING = RunWording(unstable=UNSTABLE, shifted=SHIFTED, not_retired=NOT_RETIRED)
+# The address fields whose pulled values are kept and compared (the mapping's columns; IQGeo
+# owns them all); a page compares those its rows carry, plus the location.
+TRACKED_FIELDS = tuple(name for name in ADDRESS_COLUMNS if name != "external_id")
 # A point as compared: 7 decimals (~1 cm), the same SQL for the stored and the pulled one.
 _POINT_TEXT = "round(ST_X({0})::numeric, 7) || ' ' || round(ST_Y({0})::numeric, 7)"
-Progress = Callable[[int, int], None]  # (features fetched so far, features announced)
 
 
 class IQGeoDisabled(IQGeoError):
     """USE_IQGEO is off or IQGEO_BASE_URL is empty."""
-
-
-def _resumable(mode: str) -> SyncRun | None:
-    """The latest run of the system, if it did not finish and had the same mode."""
-    latest = SyncRun.objects.filter(system=SYSTEM).order_by("-started_at", "-id").first()
-    if latest and latest.status != SyncRun.Status.SUCCEEDED and latest.mode == mode:
-        return latest
-    return None
-
-
-def _cursor() -> str:
-    """The change time the last successful run reached ('' when there is none)."""
-    last = (
-        SyncRun.objects.filter(system=SYSTEM, status=SyncRun.Status.SUCCEEDED)
-        .exclude(high_water="")
-        .order_by("-started_at", "-id")
-        .first()
-    )
-    return last.high_water if last else ""
 
 
 def sync_iqgeo(
@@ -126,82 +102,52 @@ def _sync(
     extras = tuple(getattr(settings, "IQGEO_EXTRA_PROPERTIES", ()) or ())
     change_field = getattr(settings, "IQGEO_CHANGE_FIELD", "myw_change_time")
 
-    cursor = "" if full else _cursor()
-    mode = SyncRun.Mode.INCREMENTAL if cursor else SyncRun.Mode.FULL
-    run = _resumable(mode)
-    if run is not None:
-        run.resumed += 1
-        run.status = SyncRun.Status.RUNNING
-        run.save(update_fields=["resumed", "status"])
-    else:
-        run = SyncRun.objects.create(
-            system=SYSTEM, mode=mode, started_at=timezone.now(), changed_since=cursor
-        )
-        # What abandoned runs had seen is of no use to anyone now.
-        SyncSeen.objects.filter(run__system=SYSTEM).exclude(run=run).delete()
-    started = time.monotonic() - run.duration_seconds
-    # A run resumed mid-paging: if the set changed meanwhile, offsets moved under it.
-    total_when_stopped = run.total if run.resumed and run.next_offset else None
-    try:
-        for page in client.pages(
+    def pages(run: SyncRun):
+        return client.pages(
             start=run.next_offset, limit=page_size, changed_since=run.changed_since or None
-        ):
-            if total_when_stopped is not None:
-                if page.total != total_when_stopped and SHIFTED not in run.errors:
-                    run.errors.append(SHIFTED)
-                total_when_stopped = None
-            run.total = page.total
-            rows, rejected = map_features(page.features, crs=page.crs, extra_properties=extras)
-            times = [
+        )
+
+    def take_page(run: SyncRun, page) -> PageOutcome:
+        rows, rejected = map_features(page.features, crs=page.crs, extra_properties=extras)
+        if run.mode == SyncRun.Mode.FULL:
+            _remember_seen(run, page.features)
+        if rows:
+            run.conflicts += _record_conflicts(rows, run)
+            report = _upsert(rows)
+            run.created += report.created
+            run.updated += report.updated
+            run.unchanged += report.unchanged
+            rejected += [(r.external_id, r.reason) for r in report.rejected]
+            refused = {r.external_id for r in report.rejected}
+            _remember_pulled(
+                [
+                    row["properties"]["external_id"]
+                    for row in rows
+                    if row["properties"]["external_id"] not in refused
+                ]
+            )
+        run.rejected += len(rejected)
+        return PageOutcome(
+            rejections=[
+                [r.external_id, r.reason] if hasattr(r, "reason") else list(r) for r in rejected
+            ],
+            high_water=[
                 str(f["properties"][change_field])
                 for f in page.features
                 if (f.get("properties") or {}).get(change_field)
-            ]
-            with transaction.atomic():
-                if run.mode == SyncRun.Mode.FULL:
-                    _remember_seen(run, page.features)
-                if rows:
-                    run.conflicts += _record_conflicts(rows, run)
-                    report = _upsert(rows)
-                    run.created += report.created
-                    run.updated += report.updated
-                    run.unchanged += report.unchanged
-                    rejected += [(r.external_id, r.reason) for r in report.rejected]
-                    refused = {r.external_id for r in report.rejected}
-                    _remember_pulled(
-                        [
-                            row["properties"]["external_id"]
-                            for row in rows
-                            if row["properties"]["external_id"] not in refused
-                        ]
-                    )
-                run.fetched += len(page.features)
-                run.rejected += len(rejected)
-                room = REJECTIONS_KEPT - len(run.rejections)
-                run.rejections += [
-                    [r.external_id, r.reason] if hasattr(r, "reason") else list(r)
-                    for r in rejected[: max(room, 0)]
-                ]
-                run.high_water = max([run.high_water, *times])
-                run.next_offset = page.next_offset or 0
-                if page.unstable and UNSTABLE not in run.errors:
-                    run.errors.append(UNSTABLE)
-                run.duration_seconds = time.monotonic() - started
-                run.save()
-            if progress:
-                progress(run.fetched, run.total)
-    except IQGeoError as exc:
-        run.status = SyncRun.Status.FAILED
-        run.errors.append(str(exc))
-        _finish(run, started)
-        return run
-    with transaction.atomic():
-        if run.mode == SyncRun.Mode.FULL:
-            _retire_missing(run)
-        run.status = SyncRun.Status.SUCCEEDED
-        run.next_offset = 0
-        _finish(run, started)
-    return run
+            ],
+        )
+
+    return sync_pages(
+        system=SYSTEM,
+        full=full,
+        pages=pages,
+        take_page=take_page,
+        error=IQGeoError,
+        wording=WORDING,
+        retire=_retire_missing,
+        progress=progress,
+    )
 
 
 def _retire_missing(run: SyncRun) -> None:
@@ -209,36 +155,14 @@ def _retire_missing(run: SyncRun) -> None:
     run may have missed features (the set changed under the paging or while the run was
     stopped, fewer features read than announced, or none at all: the next full run
     retires them then), and forget the ids seen."""
-    seen = SyncSeen.objects.filter(run=run)
-    if (
-        UNSTABLE in run.errors
-        or SHIFTED in run.errors
-        or run.fetched < run.total
-        or not seen.exists()
-    ):
-        run.errors.append(NOT_RETIRED)
-    else:
-        run.retired += features_retire_missing(
-            system=SYSTEM, seen=seen.values_list("external_id", flat=True), run=run
-        )
-    seen.delete()
+    retire_missing(run, system=SYSTEM, wording=WORDING)
 
 
 def _remember_seen(run: SyncRun, features: list[dict]) -> None:
     """Record the page's feature ids with the run (in the page's transaction): what a full
     run has seen survives a kill and a resume. Rejected features count as seen (they are
     still in IQGeo); a feature read twice (the set changed while paging) is kept once."""
-    ids = [str(f["id"]).strip() for f in features if f.get("id") is not None]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {SyncSeen._meta.db_table} (run_id, external_id)
-            SELECT %s, seen.external_id FROM unnest(%s::text[]) AS seen(external_id)
-             WHERE seen.external_id <> ''
-            ON CONFLICT (run_id, external_id) DO NOTHING
-            """,
-            [run.pk, ids],
-        )
+    seen_record(run, [str(f["id"]).strip() for f in features if f.get("id") is not None])
 
 
 def _stored_fields_sql(alias: str) -> str:
@@ -339,12 +263,6 @@ def _remember_pulled(external_ids: list[str]) -> None:
             """,
             {"ids": external_ids, "system": SYSTEM, "now": timezone.now()},
         )
-
-
-def _finish(run: SyncRun, started: float) -> None:
-    run.finished_at = timezone.now()
-    run.duration_seconds = time.monotonic() - started
-    run.save()
 
 
 def _upsert(rows: list[dict]):

@@ -25,11 +25,9 @@ commercial state) is oanm's and is never in a row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from common.errors import DomainError
-from gis_core.geometry import point_lon_lat, srid_from_crs
+from integrations.gis_sync import Rejected, feature_point, text
 
 ADDRESS_COLUMNS = (
     "external_id",
@@ -55,15 +53,7 @@ def circuit_properties() -> tuple[str, str]:
     )
 
 
-@dataclass(frozen=True)
-class Rejected:
-    external_id: str
-    reason: str
-
-
-def _text(properties: dict[str, Any], name: str) -> str:
-    value = properties.get(name)
-    return "" if value is None else str(value).strip()
+_text = text
 
 
 def house_number(properties: dict[str, Any]) -> str:
@@ -101,15 +91,10 @@ def map_feature(
     if not external_id:
         return Rejected("", "missing feature id")
     properties = feature.get("properties") or {}
-    geometry = feature.get("geometry")
-    if not isinstance(geometry, dict) or not geometry.get("coordinates"):
-        return Rejected(external_id, "no geometry")
-    if geometry.get("type") != "Point":
-        return Rejected(external_id, f"not a point: expected a Point, got a {geometry.get('type')}")
-    try:
-        lon, lat = point_lon_lat(geometry, crs=srid_from_crs(crs))
-    except DomainError as exc:
-        return Rejected(external_id, str(exc))
+    point = feature_point(external_id, feature.get("geometry"), crs=crs)
+    if isinstance(point, Rejected):
+        return point
+    lon, lat = point
     street = " ".join(
         part
         for part in (_text(properties, "streetName"), _text(properties, "streetSuffix"))

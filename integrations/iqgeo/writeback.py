@@ -32,7 +32,6 @@ reference or is retired (its feature is gone).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,19 +42,14 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from common.events import IN_TRANSACTION, OUTBOX, Event, publish_many, subscribe
+from common.events import OUTBOX, Event, publish_many, subscribe
 from common.models import OutboxMessage, OutboxStatus
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, AddressStatusChange, ExternalReference
+from integrations.gis_sync import WHOLESALE_CHANGES, OutagePause, follow_commercial_changes
 from integrations.iqgeo.client import IQGeoClient, IQGeoRefused, IQGeoUnavailable
 from integrations.models import SyncState
-from wholesale.events import (
-    ORDER_STATUS_CHANGED,
-    SERVICE_ACTIVATED,
-    SERVICE_DEACTIVATED,
-    SERVICE_PROFILE_CHANGED,
-)
 from wholesale.lifecycle import LIVE_ORDER_STATUSES, ServiceStatus
 from wholesale.models import Order, Service
 
@@ -184,27 +178,14 @@ def iqgeo_writeback_request_all(*, cause: str = "reconcile") -> int:
     return iqgeo_writeback_request(address_ids=list(address_ids), cause=cause)
 
 
-@subscribe(ADDRESS_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.iqgeo.address_changed")
-def _address_changed(event: Event) -> None:
-    iqgeo_writeback_request(address_ids=[event.payload["address_id"]], cause=event.topic)
-
-
-@subscribe(
-    ADDRESSES_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.iqgeo.addresses_changed"
+follow_commercial_changes(
+    iqgeo_writeback_request,
+    names={
+        ADDRESS_STATUS_CHANGED: "integrations.iqgeo.address_changed",
+        ADDRESSES_STATUS_CHANGED: "integrations.iqgeo.addresses_changed",
+        **{topic: f"integrations.iqgeo.{topic}" for topic in WHOLESALE_CHANGES},
+    },
 )
-def _addresses_changed(event: Event) -> None:
-    iqgeo_writeback_request(address_ids=event.payload["address_ids"], cause=event.topic)
-
-
-def _order_or_service_changed(event: Event) -> None:
-    iqgeo_writeback_request(address_ids=[event.payload["address_id"]], cause=event.topic)
-
-
-CHANGES = (ORDER_STATUS_CHANGED, SERVICE_ACTIVATED, SERVICE_PROFILE_CHANGED, SERVICE_DEACTIVATED)
-for _topic in CHANGES:
-    subscribe(_topic, kind=IN_TRANSACTION, name=f"integrations.iqgeo.{_topic}")(
-        _order_or_service_changed
-    )
 
 
 # --- 2. delivering (the outbox, after commit) ----------------------------------------------------
@@ -275,8 +256,12 @@ def commercial_state(address_id: int) -> dict[str, Any]:
 
 
 _clients: dict[tuple, IQGeoClient] = {}
-# Client → when a push last found IQGeo unavailable (time.monotonic()); cleared by a success.
-_outages: dict[int, float] = {}
+# Client → when a push last found IQGeo unavailable; cleared by a success. A push to a server
+# that is down spends every retry of the client: for IQGEO_OUTAGE_PAUSE_SECONDS after that,
+# the other pushes fail at once without asking IQGeo (gis_sync.OutagePause).
+_outage = OutagePause(
+    label="IQGeo", setting="IQGEO_OUTAGE_PAUSE_SECONDS", unavailable=IQGeoUnavailable
+)
 
 
 def _client() -> IQGeoClient:
@@ -321,11 +306,11 @@ def iqgeo_address_push(*, address_id: int) -> str:
             return "unchanged"
         properties = {names[field]: value for field, value in state.items()}
         client = _client()
-        _check_outage(client)
+        _outage.check(id(client))
         try:
             client.patch_feature(reference, properties)
         except IQGeoUnavailable:
-            _outages[id(client)] = time.monotonic()
+            _outage.began(id(client))
             raise
         except IQGeoRefused as refused:
             logger.error(
@@ -339,26 +324,7 @@ def iqgeo_address_push(*, address_id: int) -> str:
                 refused,
             )
             return "refused"
-        _outages.pop(id(client), None)
+        _outage.ended(id(client))
         record.pushed, record.pushed_at = state, timezone.now()
         record.save(update_fields=["pushed", "pushed_at"])
     return "sent"
-
-
-def _check_outage(client: IQGeoClient) -> None:
-    """Fail at once while IQGeo was found down less than IQGEO_OUTAGE_PAUSE_SECONDS ago.
-
-    A push to a server that is down spends the client's every retry (timeouts, back-off);
-    without this pause one outage would hold the outbox drain — webhooks and provisioning
-    too — for that long per waiting address. The message is retried by the outbox all the
-    same; the first push after the pause probes IQGeo again.
-    """
-    since = _outages.get(id(client))
-    if since is None:
-        return
-    pause = float(getattr(settings, "IQGEO_OUTAGE_PAUSE_SECONDS", 30))
-    waited = time.monotonic() - since
-    if waited < pause:
-        raise IQGeoUnavailable(
-            f"IQGeo was unavailable {waited:.0f} s ago: not asked again before {pause:g} s"
-        )

@@ -10,14 +10,13 @@ VETRO's message.
 Paging is by limit/offset over one layer (and the configured plans), which shifts when the
 set changes mid-run; the rule is IQGeo's (docs/iqgeo.md, docs/vetro.md): features are
 de-duplicated by `x-vetro.vetro_id`, and when `total` changes between pages the pager scans
-again from offset 0 once it reaches the end (at most `MAX_RESCANS` times; features already
+again from offset 0 once it reaches the end (at most `gis_sync.MAX_RESCANS` times; features already
 seen are skipped). If the set still moves after that, `Page.unstable` tells the caller.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +24,9 @@ from typing import Any
 import requests
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from integrations.gis_sync import retry_wait, send_with_retries, shifting_pages
 
-MAX_RESCANS = 2
+logger = logging.getLogger(__name__)
 
 
 class VetroError(Exception):
@@ -138,34 +137,31 @@ class VetroClient:
             return body.get("result")
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One request, retried with back-off on 5xx, timeouts and connection errors."""
-        headers = {"token": self.token, "Content-Type": "application/json"}
-        failures = 0
-        while True:
-            try:
-                response = self.session.request(
-                    method,
-                    f"{self.base_url}{path}",
-                    headers=headers,
-                    timeout=self.timeout,
-                    **kwargs,
-                )
-                if response.status_code < 500 and response.status_code != 429:
-                    return response
-                problem = f"HTTP {response.status_code}"  # 5xx, or 429: too many requests
-            except requests.Timeout:
-                problem = f"no answer within {self.timeout:g} s"
-            except requests.ConnectionError as exc:
-                problem = f"connection failed ({exc.__class__.__name__})"
-            failures += 1
-            self._wait(path, problem, failures)
+        """One request, retried with back-off on 5xx, 429 (too many requests), timeouts and
+        connection errors."""
+        return send_with_retries(
+            self.session,
+            method,
+            f"{self.base_url}{path}",
+            headers={"token": self.token, "Content-Type": "application/json"},
+            timeout=self.timeout,
+            retry_status=lambda status: status >= 500 or status == 429,
+            wait=lambda problem, failures: self._wait(path, problem, failures),
+            **kwargs,
+        )
 
     def _wait(self, path: str, problem: str, failures: int) -> None:
         """Back off before the next attempt, or give up once the retries are spent."""
-        if failures > self.retries:
-            raise VetroUnavailable(f"VETRO {path} failed {failures} times, last: {problem}")
-        logger.info("VETRO %s: %s; retry %d", path, problem, failures)
-        time.sleep(self.backoff * 2 ** (failures - 1))
+        retry_wait(
+            label="VETRO",
+            path=path,
+            problem=problem,
+            failures=failures,
+            retries=self.retries,
+            backoff=self.backoff,
+            unavailable=VetroUnavailable,
+            logger=logger,
+        )
 
     # --- the API -----------------------------------------------------------------------------
     def plans(self) -> list[dict[str, Any]]:
@@ -191,11 +187,8 @@ class VetroClient:
     ) -> Iterator[Page]:
         """Every page from `start` to the end (see the module doc for the shifting rule)."""
         layer = self.resolve_layer()
-        seen: set[str] = set()
-        offset: int | None = start
-        first_total: int | None = None
-        moved, rescans = False, 0
-        while offset is not None:
+
+        def fetch(offset: int):
             params: dict[str, Any] = {"limit": limit, "offset": offset}
             if self.plan_ids:
                 params["plan_ids"] = ",".join(str(p) for p in self.plan_ids)
@@ -204,28 +197,13 @@ class VetroClient:
             data = self.call("GET", f"/v2/features/{layer}", params=params)
             if not isinstance(data, dict) or not isinstance(data.get("features"), list):
                 raise VetroError(f"VETRO's layer {layer} page is not a FeatureCollection")
-            total = int(data.get("total") or 0)
-            if first_total is None:
-                first_total = total
-            elif total != first_total:
-                moved = True
-            features = []
-            for feature in data["features"]:
-                key = vetro_id(feature)
-                if not key or key not in seen:
-                    seen.add(key)
-                    features.append(feature)
-            next_offset = data.get("next_offset")
-            page = Page(offset, next_offset, features, total)
-            if next_offset is None and moved:
-                if rescans < MAX_RESCANS:  # the set moved under us: scan it again
-                    rescans += 1
-                    moved, first_total, next_offset = False, None, 0
-                    page.next_offset = 0  # a caller resuming scans again from 0
-                else:
-                    page.unstable = True
-            yield page
-            offset = next_offset
+            return data, data["features"], int(data.get("total") or 0), data.get("next_offset")
+
+        # A feature without a VETRO id is never taken for another one (a key of its own).
+        for part in shifting_pages(fetch, start=start, key=lambda f: vetro_id(f) or object()):
+            yield Page(
+                part.offset, part.next_offset, part.features, part.total, unstable=part.unstable
+            )
 
     def update_features(self, updates: list[tuple[str, dict[str, Any]]]) -> Any:
         """PATCH the given properties of features named by VETRO id: [(vetro_id, props)]."""

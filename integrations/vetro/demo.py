@@ -14,34 +14,33 @@ from __future__ import annotations
 from django.conf import settings
 
 from common.demo import DemoContext, demo_step
-from gis_core.services import external_references_adopt
+from integrations.gis_sync import DEMO_SHARED_SYSTEM, demo_adopt_and_sync
 from integrations.vetro.client import VetroClient, VetroError, vetro_id
 from integrations.vetro.importer import SYSTEM, sync_vetro, vetro_enabled
 
 SHARED_KEY = "House ID"  # the simulator's seed keeps each OSM address's id here
-SHARED_SYSTEM = "osm"
+SHARED_SYSTEM = DEMO_SHARED_SYSTEM
 
 
 @demo_step(order=26, name="GIS of record: addresses linked to VETRO and synced")
 def link_vetro(context: DemoContext) -> None:
-    if not vetro_enabled():
-        context.say("VETRO is off (USE_VETRO, VETRO_BASE_URL): the addresses stay as loaded")
-        return
-    client = VetroClient.from_settings()
-    try:
-        pairs = [
-            (vetro_id(feature), str(feature["properties"][SHARED_KEY]))
-            for page in client.pages(limit=settings.VETRO_PAGE_SIZE)
-            for feature in page.features
-            if vetro_id(feature) and (feature.get("properties") or {}).get(SHARED_KEY)
-        ]
-    except VetroError as exc:
-        context.say(f"VETRO at {settings.VETRO_BASE_URL} cannot be read ({exc}): skipped")
-        return
-    adopted = external_references_adopt(system=SYSTEM, by_system=SHARED_SYSTEM, pairs=pairs)
-    run = sync_vetro(full=True, client=client)
-    context.say(
-        f"{adopted} addresses linked to their VETRO service location; full sync {run.status}: "
-        f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
-        f"{run.rejected} rejected"
+    demo_adopt_and_sync(
+        context,
+        system=SYSTEM,
+        label="VETRO",
+        enabled=vetro_enabled(),
+        switches="USE_VETRO, VETRO_BASE_URL",
+        linked_to="VETRO service location",
+        base_url=settings.VETRO_BASE_URL,
+        make_client=VetroClient.from_settings,
+        page_size=settings.VETRO_PAGE_SIZE,
+        pair=_pair,
+        error=VetroError,
+        sync=sync_vetro,
     )
+
+
+def _pair(feature: dict) -> tuple[str, str] | None:
+    """(the service location's VETRO id, the OSM id it was made from), None without both."""
+    osm_id = (feature.get("properties") or {}).get(SHARED_KEY)
+    return (vetro_id(feature), str(osm_id)) if vetro_id(feature) and osm_id else None

@@ -23,9 +23,6 @@ location is gone.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -35,9 +32,17 @@ from gis_core.importing import import_address_rows
 from gis_core.lifecycle import AddressStatus
 from gis_core.models import Address, ExternalReference
 from gis_core.services import address_connect
+from integrations.gis_sync import (
+    PageOutcome,
+    Progress,
+    RunWording,
+    retire_missing,
+    seen_record,
+    sync_pages,
+)
 from integrations.iqgeo.models import SyncRun
-from integrations.models import SyncSeen, SyncState
-from integrations.safety import REMOTE, conflicts_record, features_retire_missing, sync_lock
+from integrations.models import SyncState
+from integrations.safety import REMOTE, conflicts_record, sync_lock
 from integrations.vetro.client import VetroClient, VetroError, vetro_id
 from integrations.vetro.mapping import (
     FieldProgress,
@@ -47,7 +52,6 @@ from integrations.vetro.mapping import (
 )
 
 SYSTEM = "vetro"
-REJECTIONS_KEPT = 200
 ADDRESS_FIELDS = ("street", "house_number", "unit", "postcode", "city", "country")
 UNSTABLE = (
     "the service locations kept changing while paging: run again to pick up those inserted"
@@ -60,8 +64,8 @@ SHIFTED = (
 NOT_RETIRED = (
     "service locations may have been skipped while paging: nothing retired (run --full again)"
 )
+WORDING = RunWording(unstable=UNSTABLE, shifted=SHIFTED, not_retired=NOT_RETIRED)
 COMMERCIAL_FIELDS = ("installation_status", "service_status", "service_type")
-Progress = Callable[[int, int], None]  # (features fetched so far, features announced)
 
 
 class VetroDisabled(VetroError):
@@ -70,25 +74,6 @@ class VetroDisabled(VetroError):
 
 def vetro_enabled() -> bool:
     return bool(getattr(settings, "USE_VETRO", False) and getattr(settings, "VETRO_BASE_URL", ""))
-
-
-def _resumable(mode: str) -> SyncRun | None:
-    """The latest run of the system, if it did not finish and had the same mode."""
-    latest = SyncRun.objects.filter(system=SYSTEM).order_by("-started_at", "-id").first()
-    if latest and latest.status != SyncRun.Status.SUCCEEDED and latest.mode == mode:
-        return latest
-    return None
-
-
-def _cursor() -> str:
-    """The modified time the last successful run reached ('' when there is none)."""
-    last = (
-        SyncRun.objects.filter(system=SYSTEM, status=SyncRun.Status.SUCCEEDED)
-        .exclude(high_water="")
-        .order_by("-started_at", "-id")
-        .first()
-    )
-    return last.high_water if last else ""
 
 
 def sync_vetro(
@@ -119,96 +104,58 @@ def _sync(
     page_size = page_size or int(getattr(settings, "VETRO_PAGE_SIZE", 500))
     extras = tuple(getattr(settings, "VETRO_EXTRA_PROPERTIES", ()) or ())
 
-    cursor = "" if full else _cursor()
-    mode = SyncRun.Mode.INCREMENTAL if cursor else SyncRun.Mode.FULL
-    run = _resumable(mode)
-    if run is not None:
-        run.resumed += 1
-        run.status = SyncRun.Status.RUNNING
-        run.save(update_fields=["resumed", "status"])
-    else:
-        run = SyncRun.objects.create(
-            system=SYSTEM, mode=mode, started_at=timezone.now(), changed_since=cursor
-        )
-        # What abandoned runs had seen is of no use to anyone now.
-        SyncSeen.objects.filter(run__system=SYSTEM).exclude(run=run).delete()
-    started = time.monotonic() - run.duration_seconds
-    # A run resumed mid-paging: if the set changed meanwhile, offsets moved under it.
-    total_when_stopped = run.total if run.resumed and run.next_offset else None
-    try:
-        for page in client.pages(
+    def pages(run: SyncRun):
+        return client.pages(
             start=run.next_offset, limit=page_size, modified_since=run.changed_since or None
-        ):
-            if total_when_stopped is not None:
-                if page.total != total_when_stopped and SHIFTED not in run.errors:
-                    run.errors.append(SHIFTED)
-                total_when_stopped = None
-            run.total = page.total
-            rows, field_progress, rejected = map_features(page.features, extra_properties=extras)
-            times = [
+        )
+
+    def take_page(run: SyncRun, page) -> PageOutcome:
+        rows, field_progress, rejected = map_features(page.features, extra_properties=extras)
+        reasons = [[r.external_id, r.reason] for r in rejected]
+        if run.mode == SyncRun.Mode.FULL:
+            _seen(run, page.features)
+        if rows:
+            run.conflicts += _conflicts(run, rows, page.features)
+            report = _upsert(rows)
+            run.created += report.created
+            run.updated += report.updated
+            run.unchanged += report.unchanged
+            reasons += [[r.external_id, r.reason] for r in report.rejected]
+            _pulled(rows, skip={r.external_id for r in report.rejected})
+        run.rejected += len(reasons)
+        skipped = {external_id for external_id, _ in reasons}
+        reasons += follow_the_field([p for p in field_progress if p.external_id not in skipped])
+        push_drifted(page.features)
+        return PageOutcome(
+            rejections=reasons,
+            high_water=[
                 str(f["x-vetro"]["modified"])
                 for f in page.features
                 if isinstance(f.get("x-vetro"), dict) and f["x-vetro"].get("modified")
-            ]
-            reasons = [[r.external_id, r.reason] for r in rejected]
-            with transaction.atomic():
-                if mode == SyncRun.Mode.FULL:
-                    _seen(run, page.features)
-                if rows:
-                    run.conflicts += _conflicts(run, rows, page.features)
-                    report = _upsert(rows)
-                    run.created += report.created
-                    run.updated += report.updated
-                    run.unchanged += report.unchanged
-                    reasons += [[r.external_id, r.reason] for r in report.rejected]
-                    _pulled(rows, skip={r.external_id for r in report.rejected})
-                run.rejected += len(reasons)
-                skipped = {external_id for external_id, _ in reasons}
-                reasons += follow_the_field(
-                    [p for p in field_progress if p.external_id not in skipped]
-                )
-                push_drifted(page.features)
-                run.fetched += len(page.features)
-                room = REJECTIONS_KEPT - len(run.rejections)
-                run.rejections += reasons[: max(room, 0)]
-                run.high_water = max([run.high_water, *times])
-                run.next_offset = page.next_offset or 0
-                if page.unstable and UNSTABLE not in run.errors:
-                    run.errors.append(UNSTABLE)
-                run.duration_seconds = time.monotonic() - started
-                run.save()
-            if progress:
-                progress(run.fetched, run.total)
-    except VetroError as exc:
-        run.status = SyncRun.Status.FAILED
-        run.errors.append(str(exc))
-        _finish(run, started)
-        return run
-    with transaction.atomic():
-        if mode == SyncRun.Mode.FULL:
-            _retire_missing(run, every_plan=not client.plan_ids)
-        run.status = SyncRun.Status.SUCCEEDED
-        run.next_offset = 0
-        _finish(run, started)
-    return run
+            ],
+        )
+
+    return sync_pages(
+        system=SYSTEM,
+        full=full,
+        pages=pages,
+        take_page=take_page,
+        error=VetroError,
+        wording=WORDING,
+        retire=lambda run: _retire_missing(run, every_plan=not client.plan_ids),
+        progress=progress,
+    )
 
 
 def _retire_missing(run: SyncRun, *, every_plan: bool) -> None:
     """After a full run: retire the addresses whose service location VETRO no longer has —
-    unless the run read only some plans (the others' addresses were not looked at) or may
-    have missed service locations (the set changed under the paging or while the run was
-    stopped, fewer read than announced, or none at all: the next full run retires them
-    then) — and forget the ids seen."""
-    seen = SyncSeen.objects.filter(run=run)
-    if not every_plan:
-        pass  # VETRO_PLAN_IDS: what is not seen may just be in a plan not read
-    elif UNSTABLE in run.errors or SHIFTED in run.errors or run.fetched < run.total:
-        run.errors.append(NOT_RETIRED)
-    elif seen.exists():
-        run.retired += features_retire_missing(
-            system=SYSTEM, seen=seen.values_list("external_id", flat=True), run=run
-        )
-    seen.delete()
+    unless the run read only some plans (the others' addresses were not looked at: with
+    VETRO_PLAN_IDS, what is not seen may just be in a plan not read) or may have missed
+    service locations (the set changed under the paging or while the run was stopped, fewer
+    read than announced: the next full run retires them then) — and forget the ids seen."""
+    retire_missing(
+        run, system=SYSTEM, wording=WORDING, whole_set=every_plan, say_when_none_seen=False
+    )
 
 
 def point_text(lon: float, lat: float) -> str:
@@ -219,10 +166,7 @@ def point_text(lon: float, lat: float) -> str:
 def _seen(run: SyncRun, features: list[dict]) -> None:
     """Remember the ids a full run read (kept across a resume; what is missing at the end
     is retired)."""
-    ids = {vetro_id(f) for f in features} - {""}
-    SyncSeen.objects.bulk_create(
-        [SyncSeen(run=run, external_id=key) for key in sorted(ids)], ignore_conflicts=True
-    )
+    seen_record(run, sorted({vetro_id(f) for f in features} - {""}))
 
 
 def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
@@ -330,12 +274,6 @@ def _pulled(rows: list[dict], *, skip: set[str]) -> None:
         unique_fields=["system", "external_id"],
         update_fields=["pulled", "pulled_at"],
     )
-
-
-def _finish(run: SyncRun, started: float) -> None:
-    run.finished_at = timezone.now()
-    run.duration_seconds = time.monotonic() - started
-    run.save()
 
 
 def _upsert(rows: list[dict]):

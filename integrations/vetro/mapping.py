@@ -30,8 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from common.errors import DomainError
-from gis_core.geometry import parse_point
+from integrations.gis_sync import Rejected, feature_point, text
 
 DEFAULT_FIELDS = {
     "street": "Street",
@@ -71,12 +70,6 @@ def fields() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Rejected:
-    external_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class FieldProgress:
     """What the field crew recorded in VETRO for a service location."""
 
@@ -90,9 +83,7 @@ class FieldProgress:
         return self.drop_installed or self.ont_installed
 
 
-def _text(properties: dict[str, Any], label: str) -> str:
-    value = properties.get(label)
-    return "" if value is None else str(value).strip()
+_text = text
 
 
 def is_yes(value: Any) -> bool:
@@ -135,15 +126,9 @@ def map_feature(
     if not external_id:
         return Rejected("", "missing x-vetro.vetro_id")
     properties = feature.get("properties") or {}
-    geometry = feature.get("geometry")
-    if not isinstance(geometry, dict) or not geometry.get("coordinates"):
-        return Rejected(external_id, "no geometry")
-    if geometry.get("type") != "Point":
-        return Rejected(external_id, f"not a point: expected a Point, got a {geometry.get('type')}")
-    try:
-        point = parse_point(geometry, crs=4326)
-    except DomainError as exc:
-        return Rejected(external_id, str(exc))
+    point = feature_point(external_id, feature.get("geometry"))
+    if isinstance(point, Rejected):
+        return point
     parsed = parse_full_address(_text(properties, labels["full_address"]))
     row = {"external_id": external_id}
     for name in ("street", "house_number", "unit", "postcode", "city", "country"):
@@ -165,7 +150,7 @@ def map_feature(
     )
     mapped = {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+        "geometry": {"type": "Point", "coordinates": list(point)},
         "properties": row,
     }
     return mapped, progress

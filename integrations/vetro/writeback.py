@@ -26,26 +26,19 @@ minute) catches any drain the broker missed.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils import timezone
 
-from common.events import IN_TRANSACTION, OUTBOX, Event, publish_many, subscribe
+from common.events import OUTBOX, Event, publish_many, subscribe
 from common.models import OutboxMessage, OutboxStatus
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.models import Address, ExternalReference
+from integrations.gis_sync import WHOLESALE_CHANGES, OutagePause, follow_commercial_changes
 from integrations.models import SyncState
 from integrations.vetro.client import VetroClient, VetroRefused, VetroUnavailable
 from integrations.vetro.importer import SYSTEM, vetro_enabled
 from integrations.vetro.mapping import CommercialState, commercial_properties
-from wholesale.events import (
-    ORDER_STATUS_CHANGED,
-    SERVICE_ACTIVATED,
-    SERVICE_DEACTIVATED,
-    SERVICE_PROFILE_CHANGED,
-)
 from wholesale.lifecycle import OrderStatus, ServiceStatus
 from wholesale.models import Order, Service
 
@@ -81,33 +74,14 @@ def vetro_push_request(*, address_ids: list[int], cause: str) -> list[int]:
 
 
 # --- what may change the commercial state ----------------------------------------------------
-@subscribe(ADDRESS_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.vetro.address_status")
-def _address_status(event: Event) -> None:
-    vetro_push_request(address_ids=[event.payload["address_id"]], cause=event.topic)
-
-
-@subscribe(
-    ADDRESSES_STATUS_CHANGED, kind=IN_TRANSACTION, name="integrations.vetro.addresses_status"
+follow_commercial_changes(
+    vetro_push_request,
+    names={
+        ADDRESS_STATUS_CHANGED: "integrations.vetro.address_status",
+        ADDRESSES_STATUS_CHANGED: "integrations.vetro.addresses_status",
+        **{topic: f"integrations.vetro.follow_{topic}" for topic in WHOLESALE_CHANGES},
+    },
 )
-def _addresses_status(event: Event) -> None:
-    vetro_push_request(address_ids=event.payload["address_ids"], cause=event.topic)
-
-
-def _follow(topic: str) -> None:
-    def react(event: Event) -> None:
-        vetro_push_request(address_ids=[event.payload["address_id"]], cause=event.topic)
-
-    subscribe(topic, kind=IN_TRANSACTION, name=f"integrations.vetro.follow_{topic}")(react)
-
-
-COMMERCIAL_TOPICS = (
-    ORDER_STATUS_CHANGED,
-    SERVICE_ACTIVATED,
-    SERVICE_PROFILE_CHANGED,
-    SERVICE_DEACTIVATED,
-)
-for _topic in COMMERCIAL_TOPICS:
-    _follow(_topic)
 
 
 # --- the push ---------------------------------------------------------------------------------
@@ -173,8 +147,11 @@ def commercial_state(address_id: int) -> CommercialState:
     return commercial_states([address_id])[address_id]
 
 
-# Base URL → when a push last found VETRO unavailable (time.monotonic()); a success clears it.
-_outages: dict[str, float] = {}
+# Base URL → when a push last found VETRO unavailable; a success clears it. For
+# VETRO_OUTAGE_PAUSE_SECONDS after that, pushes fail at once (gis_sync.OutagePause).
+_outage = OutagePause(
+    label="VETRO", setting="VETRO_OUTAGE_PAUSE_SECONDS", unavailable=VetroUnavailable
+)
 RECONCILIATION = "reconciliation"  # the cause of the pushes a pull asks for
 
 
@@ -212,11 +189,11 @@ def vetro_push_address(
     if cause != RECONCILIATION and pushed == set(references):
         return "unchanged"
     client = client or VetroClient.from_settings()
-    _check_outage(client)
+    _outage.check(client.base_url)
     try:
         client.update_features([(reference, properties) for reference in references])
     except VetroUnavailable:
-        _outages[client.base_url] = time.monotonic()
+        _outage.began(client.base_url)
         raise
     except VetroRefused as refused:
         logger.error(
@@ -229,7 +206,7 @@ def vetro_push_address(
             refused,
         )
         return "refused"
-    _outages.pop(client.base_url, None)
+    _outage.ended(client.base_url)
     now = timezone.now()
     SyncState.objects.bulk_create(  # what VETRO has from us now (the conflict log's base)
         [
@@ -242,17 +219,3 @@ def vetro_push_address(
     )
     logger.info("VETRO: address %s pushed to %s: %s", address_id, references, properties)
     return "sent"
-
-
-def _check_outage(client: VetroClient) -> None:
-    """Fail at once while VETRO was found down less than VETRO_OUTAGE_PAUSE_SECONDS ago (the
-    outbox retries the message all the same; the first push after the pause asks again)."""
-    since = _outages.get(client.base_url)
-    if since is None:
-        return
-    pause = float(getattr(settings, "VETRO_OUTAGE_PAUSE_SECONDS", 30))
-    waited = time.monotonic() - since
-    if waited < pause:
-        raise VetroUnavailable(
-            f"VETRO was unavailable {waited:.0f} s ago: not asked again before {pause:g} s"
-        )

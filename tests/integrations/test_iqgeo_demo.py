@@ -4,12 +4,11 @@ the OSM id each feature carries, and the first full sync updates them instead of
 import pytest
 
 from common.demo import DemoContext
-from gis_core.demo import load_addresses
-from gis_core.models import Address, ExternalReference
 from gis_core.services import external_references_adopt
 from integrations.demo import link_iqgeo
 from integrations.iqgeo.models import SyncRun
 from tests.gis_core.factories import AddressFactory
+from tests.integrations.gis_fixtures import check_demo_adopts_and_syncs
 from tests.integrations.iqgeo_fixtures import (
     iqgeo_server,  # noqa: F401  (the fixture "iqgeo")
     town_seed,
@@ -19,30 +18,20 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_town_adopts_its_iqgeo_features_and_syncs_without_duplicates(iqgeo, settings):
-    said = []
-    context = DemoContext(say=said.append)
-    load_addresses(context)
-    addresses = Address.objects.count()
-    simulator = iqgeo(town_seed())
-    settings.IQGEO_PAGE_SIZE = 500
-    link_iqgeo(context)
-    assert Address.objects.count() == addresses  # nothing duplicated
-    linked = ExternalReference.objects.filter(system="iqgeo").count()
-    assert linked == len(simulator.features) == addresses
-    run = SyncRun.objects.get()
-    assert (run.status, run.created, run.rejected) == ("succeeded", 0, 0)
-    assert said[-1].startswith(f"{addresses} addresses linked to their IQGeo feature")
-    # Each feature is bound to the address it was made from.
-    feature = simulator.features[17]
-    address = Address.objects.get(
-        external_refs__system="osm", external_refs__external_id=feature["properties"]["osm_id"]
+    def start(seed):
+        simulator = iqgeo(seed)
+        settings.IQGEO_PAGE_SIZE = 500
+        return simulator
+
+    check_demo_adopts_and_syncs(
+        step=link_iqgeo,
+        start=start,
+        seed=town_seed(),
+        system="iqgeo",
+        linked_to="IQGeo feature",
+        osm_id=lambda feature: feature["properties"]["osm_id"],
+        remote_id=lambda feature: str(feature["id"]),
     )
-    assert address.external_refs.get(system="iqgeo").external_id == str(feature["id"])
-    # A second load adopts nothing and changes nothing.
-    link_iqgeo(context)
-    again = SyncRun.objects.order_by("-id").first()
-    assert (again.created, again.updated, again.unchanged) == (0, 0, addresses)
-    assert said[-1].startswith("0 addresses linked")
 
 
 def test_adopting_leaves_taken_ids_and_linked_addresses_alone():
