@@ -25,7 +25,9 @@ typed, the whole building 0.5); then the trigram similarity of the whole address
 
 Nothing about who lives at or ordered at an address is read: only address fields.
 Retired addresses (gone from the GIS of record) are never offered: they are filtered where
-the candidates are scored, so the index-only candidate scans stay index-only.
+the candidates are scored, so the index-only candidate scans stay index-only. The street
+names a query is matched against come from every address, retired ones too (a street does
+not vanish with one address; filtering there made the prefix probe fetch rows, p95 +60 %).
 """
 
 from __future__ import annotations
@@ -418,8 +420,7 @@ def _street_names(parsed: ParsedQuery, which: str) -> list[str]:
              WHERE EXISTS (
                    SELECT FROM gis_core_address AS a
                     WHERE a.search_text ~>=~ (' ' || street.name || ' ')
-                      AND a.search_text ~<~ (' ' || street.name || '!')
-                      AND a.retired_at IS NULL)
+                      AND a.search_text ~<~ (' ' || street.name || '!'))
              ORDER BY similarity(street.name, %(street_typed)s) DESC, named.name
             """,
             params,
