@@ -5,6 +5,9 @@
   (counts, kept rejections, high-water mark, `next_offset`, the "set kept moving" notes),
   progress, a failure recorded on the run, and on success the full run's retirement of
   what was not seen (`retire_missing`);
+- field ownership on the pull, set-based per page: the address fields both sides changed
+  since the last pull (`pulled_conflicts`, the GIS wins) and what was pulled
+  (`pulled_remember`), against `SyncState.pulled`;
 - the clients' paging over a set that may move (`shifting_pages`: duplicates dropped,
   rescans from 0 when the total changed) and their bounded retries with back-off
   (`send_with_retries`, `retry_wait`);
@@ -19,6 +22,7 @@ is mapped and upserted, which conflicts it logs); only the mechanics live here.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,8 +38,9 @@ from common.errors import DomainError
 from common.events import IN_TRANSACTION, Event, subscribe
 from gis_core.events import ADDRESS_STATUS_CHANGED, ADDRESSES_STATUS_CHANGED
 from gis_core.geometry import point_lon_lat, srid_from_crs
-from integrations.models import SyncRun, SyncSeen
-from integrations.safety import features_retire_missing
+from gis_core.models import Address, ExternalReference
+from integrations.models import SyncRun, SyncSeen, SyncState
+from integrations.safety import REMOTE, conflicts_record, features_retire_missing
 from wholesale.events import (
     ORDER_STATUS_CHANGED,
     SERVICE_ACTIVATED,
@@ -209,6 +214,109 @@ def retire_missing(
             system=system, seen=seen.values_list("external_id", flat=True), run=run
         )
     seen.delete()
+
+
+# --- field ownership on the pull ----------------------------------------------------------------
+# A point as compared: 7 decimals (~1 cm), the same SQL for the stored and the pulled one.
+POINT_TEXT = "round(ST_X({0})::numeric, 7) || ' ' || round(ST_Y({0})::numeric, 7)"
+
+
+def _stored_fields_sql(alias: str, fields: tuple[str, ...]) -> str:
+    """The tracked fields of a stored address, and its location, as one JSON object."""
+    pairs = ", ".join(f"'{name}', {alias}.{name}" for name in fields)
+    return f"jsonb_build_object({pairs}, 'location', {POINT_TEXT.format(f'{alias}.location')})"
+
+
+def pulled_conflicts(
+    rows: list[dict], *, system: str, fields: tuple[str, ...], run: SyncRun
+) -> int:
+    """Log the tracked address fields (and the location) of a page's mapped rows that the GIS
+    changed (its value differs from the last pulled one) while oanm changed them too (the
+    stored value differs from the last pulled one, and from the GIS's): one query for the
+    page, one bulk insert. The GIS wins (the upsert that follows writes its value); returns
+    how many conflicts were logged. A page none of whose features was pulled before (a first
+    import) cannot conflict: one cheap look at SyncState skips the rest."""
+    external_ids = [row["properties"]["external_id"] for row in rows]
+    if not SyncState.objects.filter(system=system, external_id__in=external_ids).exists():
+        return 0
+    remote = [
+        {
+            "external_id": row["properties"]["external_id"],
+            "fields": {name: value for name, value in row["properties"].items() if name in fields},
+            "lon": row["geometry"]["coordinates"][0],
+            "lat": row["geometry"]["coordinates"][1],
+        }
+        for row in rows
+    ]
+    point = POINT_TEXT.format("ST_MakePoint(r.lon, r.lat)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH remote AS (
+                SELECT r.external_id, field.key AS field, field.value AS remote_value
+                  FROM jsonb_to_recordset(%(rows)s::jsonb)
+                       AS r(external_id text, fields jsonb, lon float8, lat float8)
+                 CROSS JOIN LATERAL jsonb_each_text(
+                       r.fields || jsonb_build_object('location', {point})) AS field
+            )
+            SELECT remote.external_id, reference.address_id, remote.field,
+                   stored.fields ->> remote.field, remote.remote_value
+              FROM remote
+              JOIN {SyncState._meta.db_table} AS state
+                ON state.system = %(system)s AND state.external_id = remote.external_id
+              JOIN {ExternalReference._meta.db_table} AS reference
+                ON reference.system = %(system)s AND reference.external_id = remote.external_id
+              JOIN {Address._meta.db_table} AS address ON address.id = reference.address_id
+             CROSS JOIN LATERAL (SELECT {_stored_fields_sql("address", fields)} AS fields)
+                   AS stored
+             WHERE state.pulled ? remote.field
+               AND remote.remote_value IS DISTINCT FROM state.pulled ->> remote.field
+               AND stored.fields ->> remote.field IS DISTINCT FROM state.pulled ->> remote.field
+               AND stored.fields ->> remote.field IS DISTINCT FROM remote.remote_value
+             ORDER BY remote.external_id, remote.field
+            """,
+            {"rows": json.dumps(remote), "system": system},
+        )
+        found = cursor.fetchall()
+    return conflicts_record(
+        system=system,
+        run=run,
+        rows=[
+            {
+                "external_id": external_id,
+                "address_id": address_id,
+                "field": field,
+                "oanm_value": oanm_value,
+                "remote_value": remote_value,
+                "winner": REMOTE,
+            }
+            for external_id, address_id, field, oanm_value, remote_value in found
+        ],
+    )
+
+
+def pulled_remember(external_ids: list[str], *, system: str, fields: tuple[str, ...]) -> None:
+    """Record, for the features just upserted, their tracked fields as now stored (what was
+    pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page, which rewrites only the
+    states that changed (a re-run writes nothing; `pulled_at` is when they last did)."""
+    if not external_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SyncState._meta.db_table} AS state
+                   (system, external_id, pulled, pulled_at, pushed)
+            SELECT reference.system, reference.external_id,
+                   {_stored_fields_sql("address", fields)}, %(now)s, '{{}}'::jsonb
+              FROM {ExternalReference._meta.db_table} AS reference
+              JOIN {Address._meta.db_table} AS address ON address.id = reference.address_id
+             WHERE reference.system = %(system)s AND reference.external_id = ANY(%(ids)s)
+            ON CONFLICT (system, external_id)
+               DO UPDATE SET pulled = EXCLUDED.pulled, pulled_at = EXCLUDED.pulled_at
+               WHERE state.pulled IS DISTINCT FROM EXCLUDED.pulled
+            """,
+            {"ids": external_ids, "system": system, "now": timezone.now()},
+        )
 
 
 # --- the mapping ---------------------------------------------------------------------------------

@@ -20,18 +20,15 @@ that comes back reinstates its address (`gis_core.importing`).
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
-from django.db import connection
-from django.utils import timezone
 
 from gis_core.importing import import_address_rows
-from gis_core.models import Address, ExternalReference
 from integrations.gis_sync import (
     PageOutcome,
     Progress,
     RunWording,
+    pulled_conflicts,
+    pulled_remember,
     retire_missing,
     seen_record,
     sync_pages,
@@ -39,13 +36,7 @@ from integrations.gis_sync import (
 from integrations.iqgeo.client import IQGeoClient, IQGeoError
 from integrations.iqgeo.mapping import ADDRESS_COLUMNS, map_features
 from integrations.iqgeo.models import SyncRun
-from integrations.models import SyncState
-from integrations.safety import (
-    REMOTE,
-    conflicts_record,
-    owner,
-    sync_lock,
-)
+from integrations.safety import sync_lock
 
 SYSTEM = "iqgeo"
 UNSTABLE = (
@@ -61,8 +52,6 @@ WORDING = RunWording(unstable=UNSTABLE, shifted=SHIFTED, not_retired=NOT_RETIRED
 # The address fields whose pulled values are kept and compared (the mapping's columns; IQGeo
 # owns them all); a page compares those its rows carry, plus the location.
 TRACKED_FIELDS = tuple(name for name in ADDRESS_COLUMNS if name != "external_id")
-# A point as compared: 7 decimals (~1 cm), the same SQL for the stored and the pulled one.
-_POINT_TEXT = "round(ST_X({0})::numeric, 7) || ' ' || round(ST_Y({0})::numeric, 7)"
 
 
 class IQGeoDisabled(IQGeoError):
@@ -112,19 +101,21 @@ def _sync(
         if run.mode == SyncRun.Mode.FULL:
             _remember_seen(run, page.features)
         if rows:
-            run.conflicts += _record_conflicts(rows, run)
+            run.conflicts += pulled_conflicts(rows, system=SYSTEM, fields=TRACKED_FIELDS, run=run)
             report = _upsert(rows)
             run.created += report.created
             run.updated += report.updated
             run.unchanged += report.unchanged
             rejected += [(r.external_id, r.reason) for r in report.rejected]
             refused = {r.external_id for r in report.rejected}
-            _remember_pulled(
+            pulled_remember(
                 [
                     row["properties"]["external_id"]
                     for row in rows
                     if row["properties"]["external_id"] not in refused
-                ]
+                ],
+                system=SYSTEM,
+                fields=TRACKED_FIELDS,
             )
         run.rejected += len(rejected)
         return PageOutcome(
@@ -163,106 +154,6 @@ def _remember_seen(run: SyncRun, features: list[dict]) -> None:
     run has seen survives a kill and a resume. Rejected features count as seen (they are
     still in IQGeo); a feature read twice (the set changed while paging) is kept once."""
     seen_record(run, [str(f["id"]).strip() for f in features if f.get("id") is not None])
-
-
-def _stored_fields_sql(alias: str) -> str:
-    """The tracked fields of a stored address as one JSON object."""
-    pairs = ", ".join(f"'{name}', {alias}.{name}" for name in TRACKED_FIELDS)
-    location = _POINT_TEXT.format(f"{alias}.location")
-    return f"jsonb_build_object({pairs}, 'location', {location})"
-
-
-def _record_conflicts(rows: list[dict], run: SyncRun) -> int:
-    """Log the fields of this page that IQGeo changed (its value differs from the last
-    pulled one) while oanm changed them too (the stored value differs from the last pulled
-    one, and from IQGeo's): one query for the page, one bulk insert. IQGeo wins (the
-    upsert that follows writes its value); returns how many conflicts were logged. A page
-    none of whose features was pulled before (a first import) cannot conflict: one cheap
-    look at SyncState skips the rest."""
-    external_ids = [row["properties"]["external_id"] for row in rows]
-    if not SyncState.objects.filter(system=SYSTEM, external_id__in=external_ids).exists():
-        return 0
-    remote = [
-        {
-            "external_id": row["properties"]["external_id"],
-            "fields": {
-                name: value
-                for name, value in row["properties"].items()
-                if name in TRACKED_FIELDS and owner(name) == REMOTE
-            },
-            "lon": row["geometry"]["coordinates"][0],
-            "lat": row["geometry"]["coordinates"][1],
-        }
-        for row in rows
-    ]
-    point = _POINT_TEXT.format("ST_MakePoint(r.lon, r.lat)")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH remote AS (
-                SELECT r.external_id, field.key AS field, field.value AS remote_value
-                  FROM jsonb_to_recordset(%(rows)s::jsonb)
-                       AS r(external_id text, fields jsonb, lon float8, lat float8)
-                 CROSS JOIN LATERAL jsonb_each_text(
-                       r.fields || jsonb_build_object('location', {point})) AS field
-            )
-            SELECT remote.external_id, reference.address_id, remote.field,
-                   stored.fields ->> remote.field, remote.remote_value
-              FROM remote
-              JOIN {SyncState._meta.db_table} AS state
-                ON state.system = %(system)s AND state.external_id = remote.external_id
-              JOIN {ExternalReference._meta.db_table} AS reference
-                ON reference.system = %(system)s AND reference.external_id = remote.external_id
-              JOIN {Address._meta.db_table} AS address ON address.id = reference.address_id
-             CROSS JOIN LATERAL (SELECT {_stored_fields_sql("address")} AS fields) AS stored
-             WHERE state.pulled ? remote.field
-               AND remote.remote_value IS DISTINCT FROM state.pulled ->> remote.field
-               AND stored.fields ->> remote.field IS DISTINCT FROM state.pulled ->> remote.field
-               AND stored.fields ->> remote.field IS DISTINCT FROM remote.remote_value
-             ORDER BY remote.external_id, remote.field
-            """,
-            {"rows": json.dumps(remote), "system": SYSTEM},
-        )
-        found = cursor.fetchall()
-    return conflicts_record(
-        system=SYSTEM,
-        run=run,
-        rows=[
-            {
-                "external_id": external_id,
-                "address_id": address_id,
-                "field": field,
-                "oanm_value": oanm_value,
-                "remote_value": remote_value,
-                "winner": REMOTE,
-            }
-            for external_id, address_id, field, oanm_value, remote_value in found
-        ],
-    )
-
-
-def _remember_pulled(external_ids: list[str]) -> None:
-    """Record, for the features just upserted, their tracked fields as now stored (what
-    was pulled, as oanm keeps it): one INSERT … ON CONFLICT for the page, which rewrites only
-    the states that changed (a re-run writes nothing; `pulled_at` is when they last did)."""
-    if not external_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {SyncState._meta.db_table} AS state
-                   (system, external_id, pulled, pulled_at, pushed)
-            SELECT reference.system, reference.external_id, {_stored_fields_sql("address")},
-                   %(now)s, '{{}}'::jsonb
-              FROM {ExternalReference._meta.db_table} AS reference
-              JOIN {Address._meta.db_table} AS address ON address.id = reference.address_id
-             WHERE reference.system = %(system)s AND reference.external_id = ANY(%(ids)s)
-            ON CONFLICT (system, external_id)
-               DO UPDATE SET pulled = EXCLUDED.pulled, pulled_at = EXCLUDED.pulled_at
-               WHERE state.pulled IS DISTINCT FROM EXCLUDED.pulled
-            """,
-            {"ids": external_ids, "system": SYSTEM, "now": timezone.now()},
-        )
 
 
 def _upsert(rows: list[dict]):

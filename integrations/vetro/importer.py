@@ -14,18 +14,17 @@ from the page after the last committed one and a page is never counted twice. Re
 changes nothing.
 
 Sync safety (`integrations.safety`, docs/vetro.md): a run holds the `vetro` sync lock; per
-page, one read of the page's `SyncState` rows and addresses finds the conflicts (address
-fields both sides changed: VETRO wins; commercial fields changed in VETRO: oanm wins and
-pushes again), one upsert records what was pulled; a full run keeps the ids it has seen
-(`SyncSeen`) and, having read every plan completely, retires the addresses whose service
-location is gone.
+page, one query finds the address fields both sides changed (VETRO wins;
+`gis_sync.pulled_conflicts`, the same SQL as IQGeo's), two reads the commercial fields
+changed in VETRO (oanm wins and pushes again), one upsert records what was pulled; a full
+run keeps the ids it has seen (`SyncSeen`) and, having read every plan completely, retires
+the addresses whose service location is gone.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from common.errors import DomainError
 from gis_core.importing import import_address_rows
@@ -36,13 +35,15 @@ from integrations.gis_sync import (
     PageOutcome,
     Progress,
     RunWording,
+    pulled_conflicts,
+    pulled_remember,
     retire_missing,
     seen_record,
     sync_pages,
 )
 from integrations.iqgeo.models import SyncRun
 from integrations.models import SyncState
-from integrations.safety import REMOTE, conflicts_record, sync_lock
+from integrations.safety import OANM, conflicts_record, sync_lock
 from integrations.vetro.client import VetroClient, VetroError, vetro_id
 from integrations.vetro.mapping import (
     FieldProgress,
@@ -115,13 +116,23 @@ def _sync(
         if run.mode == SyncRun.Mode.FULL:
             _seen(run, page.features)
         if rows:
-            run.conflicts += _conflicts(run, rows, page.features)
+            run.conflicts += pulled_conflicts(rows, system=SYSTEM, fields=ADDRESS_FIELDS, run=run)
+            run.conflicts += _commercial_conflicts(run, rows, page.features)
             report = _upsert(rows)
             run.created += report.created
             run.updated += report.updated
             run.unchanged += report.unchanged
             reasons += [[r.external_id, r.reason] for r in report.rejected]
-            _pulled(rows, skip={r.external_id for r in report.rejected})
+            refused = {r.external_id for r in report.rejected}
+            pulled_remember(
+                [
+                    row["properties"]["external_id"]
+                    for row in rows
+                    if row["properties"]["external_id"] not in refused
+                ],
+                system=SYSTEM,
+                fields=ADDRESS_FIELDS,
+            )
         run.rejected += len(reasons)
         skipped = {external_id for external_id, _ in reasons}
         reasons += follow_the_field([p for p in field_progress if p.external_id not in skipped])
@@ -158,122 +169,49 @@ def _retire_missing(run: SyncRun, *, every_plan: bool) -> None:
     )
 
 
-def point_text(lon: float, lat: float) -> str:
-    """A point as compared: 7 decimals (~1 cm), as the IQGeo import compares them."""
-    return f"{lon:.7f} {lat:.7f}"
-
-
 def _seen(run: SyncRun, features: list[dict]) -> None:
     """Remember the ids a full run read (kept across a resume; what is missing at the end
     is retired)."""
     seen_record(run, sorted({vetro_id(f) for f in features} - {""}))
 
 
-def _conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
-    """Log the fields both sides changed since the last sync (one read of the page's states
-    and addresses), and ask for a push where VETRO changed a field oanm owns.
-
-    - address fields and the location (VETRO owns them): oanm's value and VETRO's both
-      differ from the value last pulled → VETRO wins (the upsert writes it), both values logged;
-    - installation status, service status, service type (oanm owns them): VETRO's value
-      differs from the value last pushed → oanm wins, logged, and pushed again.
-    """
+def _commercial_conflicts(run: SyncRun, rows: list[dict], features: list[dict]) -> int:
+    """Log the fields oanm owns (installation status, service status, service type) whose
+    value in VETRO differs from the value last pushed: oanm wins, and the pull asks for a
+    push again (`push_drifted`). Two reads for the page. (The address fields both sides
+    changed are logged by `gis_sync.pulled_conflicts`, VETRO winning.)"""
     ids = [row["properties"]["external_id"] for row in rows]
-    states = {
-        state.external_id: state
-        for state in SyncState.objects.filter(system=SYSTEM, external_id__in=ids)
-    }
-    if not states:
+    pushed = dict(
+        SyncState.objects.filter(system=SYSTEM, external_id__in=ids)
+        .exclude(pushed={})
+        .values_list("external_id", "pushed")
+    )
+    if not pushed:
         return 0
-    current = {
-        ref["external_id"]: ref
-        for ref in ExternalReference.objects.filter(
-            system=SYSTEM, external_id__in=list(states)
-        ).values(
-            "external_id",
-            "address_id",
-            "address__location",
-            *(f"address__{name}" for name in ADDRESS_FIELDS),
+    addresses = dict(
+        ExternalReference.objects.filter(system=SYSTEM, external_id__in=list(pushed)).values_list(
+            "external_id", "address_id"
         )
-    }
-    conflicts = []
-    for row in rows:
-        theirs = row["properties"]
-        state, ours = states.get(theirs["external_id"]), current.get(theirs["external_id"])
-        if state is None or ours is None:
-            continue
-        remote_values = {**theirs, "location": point_text(*row["geometry"]["coordinates"])}
-        stored_values = {
-            **{name: ours[f"address__{name}"] for name in ADDRESS_FIELDS},
-            "location": point_text(*ours["address__location"].coords),
-        }
-        for name in (*ADDRESS_FIELDS, "location"):
-            last, mine, remote = state.pulled.get(name), stored_values[name], remote_values[name]
-            if last is not None and mine != last and remote != last and mine != remote:
-                conflicts.append(
-                    {
-                        "external_id": theirs["external_id"],
-                        "address_id": ours["address_id"],
-                        "field": name,
-                        "oanm_value": mine,
-                        "remote_value": remote,
-                        "winner": REMOTE,
-                    }
-                )
+    )
     labels = fields()
     by_id = {vetro_id(f): f.get("properties") or {} for f in features}
-    for external_id, state in states.items():
-        ours = current.get(external_id)
-        if ours is None or not state.pushed:
-            continue
-        remote = by_id.get(external_id, {})
-        for name in COMMERCIAL_FIELDS:
-            label = labels[name]
-            if label in state.pushed and label in remote and remote[label] != state.pushed[label]:
-                conflicts.append(
-                    {
-                        "external_id": external_id,
-                        "address_id": ours["address_id"],
-                        "field": name,
-                        "oanm_value": state.pushed[label],
-                        "remote_value": remote[label],
-                        "winner": "oanm",
-                    }
-                )
-    return conflicts_record(system=SYSTEM, rows=conflicts, run=run)
-
-
-def _pulled(rows: list[dict], *, skip: set[str]) -> None:
-    """Remember the address fields as now stored for the page's upserted service locations
-    (what was pulled, as oanm keeps it): two reads, one upsert of the states that changed
-    (a re-run writes nothing)."""
-    ids = [row["properties"]["external_id"] for row in rows if row["properties"]["external_id"]]
-    ids = [i for i in ids if i not in skip]
-    stored = ExternalReference.objects.filter(system=SYSTEM, external_id__in=ids).values(
-        "external_id", "address__location", *(f"address__{name}" for name in ADDRESS_FIELDS)
-    )
-    known = dict(
-        SyncState.objects.filter(system=SYSTEM, external_id__in=ids).values_list(
-            "external_id", "pulled"
-        )
-    )
-    now = timezone.now()
-    changed = []
-    for ref in stored:
-        pulled = {
-            **{name: ref[f"address__{name}"] for name in ADDRESS_FIELDS},
-            "location": point_text(*ref["address__location"].coords),
+    conflicts = [
+        {
+            "external_id": external_id,
+            "address_id": addresses[external_id],
+            "field": name,
+            "oanm_value": last[labels[name]],
+            "remote_value": by_id.get(external_id, {})[labels[name]],
+            "winner": OANM,
         }
-        if known.get(ref["external_id"]) != pulled:
-            state = SyncState(system=SYSTEM, external_id=ref["external_id"], pulled=pulled)
-            state.pulled_at = now
-            changed.append(state)
-    SyncState.objects.bulk_create(
-        changed,
-        update_conflicts=True,
-        unique_fields=["system", "external_id"],
-        update_fields=["pulled", "pulled_at"],
-    )
+        for external_id, last in pushed.items()
+        if external_id in addresses
+        for name in COMMERCIAL_FIELDS
+        if labels[name] in last
+        and labels[name] in by_id.get(external_id, {})
+        and by_id[external_id][labels[name]] != last[labels[name]]
+    ]
+    return conflicts_record(system=SYSTEM, rows=conflicts, run=run)
 
 
 def _upsert(rows: list[dict]):
