@@ -7,22 +7,16 @@ from django.db.models import Count, Sum
 
 from areas import services
 from areas.models import Area, AreaPhaseChange
-from common.admin import lifecycle_action
+from common.admin import ReadOnlyInline, lifecycle_action
 from common.errors import DomainError
 from common.widgets import OfflineMapWidget
 from gis_core.geometry import parse_multipolygon
 
 
-class PhaseHistoryInline(admin.TabularInline):
+class PhaseHistoryInline(ReadOnlyInline):
     model = AreaPhaseChange
     fields = ("changed_at", "from_phase", "to_phase", "actor", "reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ("-changed_at",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class AreaForm(forms.ModelForm):

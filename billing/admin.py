@@ -23,7 +23,7 @@ from billing.models import (
     SubscriptionSegment,
     WholesaleExclusion,
 )
-from common.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin, ReadOnlyInline
 
 # --- who invoices whom: providers and each ISP's arrangement (configured here) ---------------
 
@@ -135,16 +135,10 @@ class PriceOverrideAdmin(ReadOnlyAdmin):
     list_select_related = ("subscription", "requested_by", "approved_by")
 
 
-class SettlementLineInline(admin.TabularInline):
+class SettlementLineInline(ReadOnlyInline):
     model = SettlementLine
     fields = ("kind", "service", "product", "full_days", "half_days", "monthly_rate", "amount")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SettlementStatement)
@@ -168,26 +162,14 @@ class SettlementStatementAdmin(ReadOnlyAdmin):
 # Read-only: invoices change only through billing.invoices (the finance pages call them).
 
 
-class InvoiceLineInline(admin.TabularInline):
+class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
     fields = ("position", "kind", "description", "quantity", "unit_amount", "amount")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(ReadOnlyInline):
     model = Payment
     fields = ("kind", "amount", "received_at", "method", "reference", "recorded_by")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Invoice)
@@ -206,15 +188,9 @@ class InvoiceReminderAdmin(ReadOnlyAdmin):
     list_select_related = ("invoice",)
 
 
-class InstallmentInline(admin.TabularInline):
+class InstallmentInline(ReadOnlyInline):
     model = Installment
     fields = ("number", "of", "amount", "due_month")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ConnectionCharge)

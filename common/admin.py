@@ -20,15 +20,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class OutboxInline(admin.TabularInline):
-    model = OutboxMessage
-    fields = ("handler", "status", "attempts", "next_attempt_at", "delivered_at", "last_error")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows under their parent (history, lines): shown, never added, changed or deleted here."""
+
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OutboxInline(ReadOnlyInline):
+    model = OutboxMessage
+    fields = ("handler", "status", "attempts", "next_attempt_at", "delivered_at", "last_error")
 
 
 @admin.register(DomainEvent)

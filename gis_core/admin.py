@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.gis.admin import GISModelAdmin
 
-from common.admin import lifecycle_action
+from common.admin import ReadOnlyInline, lifecycle_action
 from common.errors import DomainError
 from common.widgets import OfflineMapWidget
 from gis_core import services
@@ -29,16 +29,10 @@ class ExternalReferenceInline(admin.TabularInline):
     extra = 0
 
 
-class StatusHistoryInline(admin.TabularInline):
+class StatusHistoryInline(ReadOnlyInline):
     model = AddressStatusChange
     fields = ("changed_at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ("-changed_at",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 def _lifecycle_action(service, description):

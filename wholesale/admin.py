@@ -7,7 +7,7 @@ webhook deliveries with their attempts (read-only, replayable), and planned main
 
 from django.contrib import admin, messages
 
-from common.admin import ReadOnlyAdmin, lifecycle_action
+from common.admin import ReadOnlyAdmin, ReadOnlyInline, lifecycle_action
 from common.errors import DomainError
 from wholesale.activation import service_deactivate
 from wholesale.models import (
@@ -40,15 +40,9 @@ from wholesale.services import (
 )
 
 
-class OrderHistoryInline(admin.TabularInline):
+class OrderHistoryInline(ReadOnlyInline):
     model = OrderStatusChange
     fields = ("changed_at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)
@@ -92,23 +86,9 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
 
 
-class ReadOnlyInline(admin.TabularInline):
-    """History rows under their parent: shown, never added, changed or deleted here."""
-
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class IspStatusChangeInline(ReadOnlyInline):
     model = IspStatusChange
     fields = ("changed_at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
 
 
 def isp_activate_from_admin(*, profile: IspProfile, actor, reason: str) -> IspProfile:
@@ -186,7 +166,6 @@ class IspProfileAdmin(admin.ModelAdmin):
 class ServiceChangeInline(ReadOnlyInline):
     model = ServiceChange
     fields = ("at", "kind", "from_product", "to_product", "actor", "reason")
-    readonly_fields = fields
 
 
 @admin.register(Service)

@@ -13,7 +13,7 @@ from django.contrib.gis.admin import GISModelAdmin
 from django.db.models import Count, QuerySet
 from django.template.response import TemplateResponse
 
-from common.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from common.errors import DomainError
 from common.widgets import OfflineMapWidget
 from workorders.models import (
@@ -97,20 +97,6 @@ def reason_action(service, description: str, *, argument: str, noun: str, verb: 
     action.short_description = description
     action.__name__ = f"{service.__name__}_with_reason"
     return action
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Rows under their parent: shown, never added, changed or deleted here."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 # --- templates, crews, depots (plain rows) ---------------------------------------------------
@@ -209,7 +195,6 @@ class TaskInline(ReadOnlyInline):
 class WorkOrderHistoryInline(ReadOnlyInline):
     model = WorkOrderStatusChange
     fields = ("changed_at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
 
 
 class ReferenceSearchMixin:
@@ -283,7 +268,6 @@ class WorkOrderAdmin(ReferenceSearchMixin, admin.ModelAdmin):
 class TaskEventInline(ReadOnlyInline):
     model = TaskEvent
     fields = ("at", "kind", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
 
 
 def _accept(modeladmin, request, queryset):
